@@ -1,0 +1,9 @@
+# Warnings for every target of ours: -Wall -Wextra and a few that catch real
+# bugs in C (implicit declarations, shadowed locals, bad format strings).
+function(herald_warnings target)
+  target_compile_options(${target} PRIVATE
+    -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes
+    -Wmissing-prototypes -Werror=implicit-function-declaration
+    -Wno-unused-parameter)
+  target_compile_definitions(${target} PRIVATE _GNU_SOURCE)
+endfunction()

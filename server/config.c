@@ -1,0 +1,377 @@
+/*
+ * config.c — the settings table and its three sources (see config_int.h).
+ *
+ * Adding a setting is one row in `settings[]` plus a field in struct
+ * srv_config; --help, --check-config, the environment names and the checks
+ * all come from the row.
+ */
+#include "config_int.h"
+#include "log_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum cfg_type { CFG_STR, CFG_INT };
+
+struct cfg_entry {
+  const char *name;
+  enum cfg_type type;
+  const char *def;           /* NULL: computed (see default_of) */
+  long long min, max;        /* CFG_INT bounds */
+  size_t offset;             /* into struct srv_config */
+  const char *help;
+  int (*check)(struct srv_config *cfg, const char *value, char *err,
+               size_t errlen);
+};
+
+static int check_listen(struct srv_config *cfg, const char *v, char *err,
+                        size_t errlen);
+static int check_log_level(struct srv_config *cfg, const char *v, char *err,
+                           size_t errlen);
+
+#define OFF(f) offsetof(struct srv_config, f)
+
+static const struct cfg_entry settings[] = {
+  {"listen", CFG_STR, "127.0.0.1:8740", 0, 0, OFF(listen),
+   "HOST:PORT to serve WebSocket and HTTP on (loopback by default)",
+   check_listen},
+  {"data-dir", CFG_STR, NULL, 0, 0, OFF(data_dir),
+   "directory of the embedded PostgreSQL cluster (used when no db is set)",
+   NULL},
+  {"db", CFG_STR, "", 0, 0, OFF(db),
+   "libpq connection string of an external PostgreSQL; empty = embedded",
+   NULL},
+  {"log-level", CFG_STR, "info", 0, 0, OFF(log_level),
+   "error, warn, info or debug", check_log_level},
+  {"max-frame", CFG_INT, "65536", 1024, 16 * 1024 * 1024, OFF(max_frame),
+   "largest WebSocket message accepted, in bytes (larger: close 1009)", NULL},
+  {"shutdown-grace", CFG_INT, "10", 0, 300, OFF(shutdown_grace),
+   "seconds to finish pending commits after SIGTERM", NULL},
+};
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static const char *source_names[] = {"default", "file", "environment", "flag"};
+
+static int check_listen(struct srv_config *cfg, const char *v, char *err,
+                        size_t errlen)
+{
+  const char *colon = strrchr(v, ':');
+  char *end;
+  long port;
+
+  if (!colon || colon == v) {
+    snprintf(err, errlen, "expected HOST:PORT, got \"%s\"", v);
+    return -1;
+  }
+  errno = 0;
+  port = strtol(colon + 1, &end, 10);
+  if (errno || *end || port < 0 || port > 65535 || end == colon + 1) {
+    snprintf(err, errlen, "port must be 0..65535, got \"%s\"", colon + 1);
+    return -1;
+  }
+  free(cfg->listen_host);
+  cfg->listen_host = strndup(v, (size_t)(colon - v));
+  /* [::1]:8740 */
+  if (cfg->listen_host[0] == '[') {
+    size_t n = strlen(cfg->listen_host);
+    if (n < 3 || cfg->listen_host[n - 1] != ']') {
+      snprintf(err, errlen, "bad IPv6 address in \"%s\"", v);
+      return -1;
+    }
+    memmove(cfg->listen_host, cfg->listen_host + 1, n - 2);
+    cfg->listen_host[n - 2] = '\0';
+  }
+  cfg->listen_port = (int)port;
+  return 0;
+}
+
+static int check_log_level(struct srv_config *cfg, const char *v, char *err,
+                           size_t errlen)
+{
+  (void)cfg;
+  if (srv_log_set_level_name(v) != 0) {
+    snprintf(err, errlen, "expected error, warn, info or debug, got \"%s\"", v);
+    return -1;
+  }
+  return 0;
+}
+
+char *srv_default_data_dir(void)
+{
+  const char *e = getenv("HERALD_DATA_DIR");
+  char buf[PATH_MAX];
+
+  if (e && *e)
+    return strdup(e);
+  if (geteuid() == 0)
+    return strdup("/var/lib/herald");
+  if ((e = getenv("XDG_DATA_HOME")) && *e) {
+    snprintf(buf, sizeof(buf), "%s/herald", e);
+    return strdup(buf);
+  }
+  snprintf(buf, sizeof(buf), "%s/.local/share/herald",
+           getenv("HOME") ? getenv("HOME") : ".");
+  return strdup(buf);
+}
+
+static const struct cfg_entry *find(const char *name, size_t len)
+{
+  for (size_t i = 0; i < NSETTINGS; i++)
+    if (strlen(settings[i].name) == len &&
+        strncmp(settings[i].name, name, len) == 0)
+      return &settings[i];
+  return NULL;
+}
+
+/* Stores one value, checking type and bounds. */
+static int set_value(struct srv_config *cfg, const struct cfg_entry *e,
+                     const char *v, int source, char *err, size_t errlen)
+{
+  char why[256] = "";
+  char *p = (char *)cfg + e->offset;
+
+  if (e->type == CFG_INT) {
+    char *end;
+    long long n;
+
+    errno = 0;
+    n = strtoll(v, &end, 10);
+    if (errno || *end || end == v) {
+      snprintf(err, errlen, "setting %s (%s): expected an integer, got \"%s\"",
+               e->name, source_names[source], v);
+      return -1;
+    }
+    if (n < e->min || n > e->max) {
+      snprintf(err, errlen, "setting %s (%s): %lld is outside %lld..%lld",
+               e->name, source_names[source], n, e->min, e->max);
+      return -1;
+    }
+    *(int *)p = (int)n;
+  } else {
+    char **s = (char **)p;
+    free(*s);
+    *s = strdup(v);
+  }
+  if (e->check && e->check(cfg, v, why, sizeof(why)) != 0) {
+    snprintf(err, errlen, "setting %s (%s): %s", e->name,
+             source_names[source], why);
+    return -1;
+  }
+  return 0;
+}
+
+static char *trim(char *s)
+{
+  char *end;
+
+  while (isspace((unsigned char)*s))
+    s++;
+  end = s + strlen(s);
+  while (end > s && isspace((unsigned char)end[-1]))
+    *--end = '\0';
+  return s;
+}
+
+static int load_file(struct srv_config *cfg, const char *path, char *err,
+                     size_t errlen)
+{
+  FILE *f = fopen(path, "r");
+  char line[4096];
+  int lineno = 0, rc = 0;
+
+  if (!f) {
+    snprintf(err, errlen, "setting config: cannot open %s: %s", path,
+             strerror(errno));
+    return -1;
+  }
+  while (fgets(line, sizeof(line), f)) {
+    char *s, *eq, *key, *val;
+    const struct cfg_entry *e;
+
+    lineno++;
+    s = trim(line);
+    if (*s == '\0' || *s == '#')
+      continue;
+    eq = strchr(s, '=');
+    if (!eq) {
+      snprintf(err, errlen, "%s:%d: expected \"name = value\"", path, lineno);
+      rc = -1;
+      break;
+    }
+    *eq = '\0';
+    key = trim(s);
+    val = trim(eq + 1);
+    if (val[0] == '"' && strlen(val) >= 2 && val[strlen(val) - 1] == '"') {
+      val[strlen(val) - 1] = '\0';
+      val++;
+    }
+    if (!(e = find(key, strlen(key)))) {
+      snprintf(err, errlen, "%s:%d: unknown setting \"%s\"", path, lineno, key);
+      rc = -1;
+      break;
+    }
+    if (set_value(cfg, e, val, 1, err, errlen) != 0) {
+      rc = -1;
+      break;
+    }
+  }
+  fclose(f);
+  return rc;
+}
+
+static void env_name(const char *name, char *out, size_t len)
+{
+  size_t i = (size_t)snprintf(out, len, "HERALD_");
+  for (; *name && i + 1 < len; name++)
+    out[i++] = *name == '-' ? '_' : (char)toupper((unsigned char)*name);
+  out[i] = '\0';
+}
+
+int srv_config_load(struct srv_config *cfg, int argc, char **argv,
+                    enum srv_config_action *action, char *err, size_t errlen)
+{
+  const char *file = getenv("HERALD_CONFIG");
+  char envname[64];
+
+  memset(cfg, 0, sizeof(*cfg));
+  *action = SRV_CONFIG_RUN;
+
+  /* Flags that are not settings come first: they change what we do. */
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      *action = SRV_CONFIG_HELP;
+      return 0;
+    }
+    if (strcmp(argv[i], "--version") == 0) {
+      *action = SRV_CONFIG_VERSION;
+      return 0;
+    }
+    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+      file = argv[i + 1];
+    else if (strncmp(argv[i], "--config=", 9) == 0)
+      file = argv[i] + 9;
+  }
+
+  for (size_t i = 0; i < NSETTINGS; i++) {
+    const struct cfg_entry *e = &settings[i];
+    char *def = e->def ? strdup(e->def) : srv_default_data_dir();
+    int rc = set_value(cfg, e, def, 0, err, errlen);
+    free(def);
+    if (rc != 0)
+      return -1;
+  }
+  if (file && *file) {
+    cfg->config_file = strdup(file);
+    if (load_file(cfg, file, err, errlen) != 0)
+      return -1;
+  }
+  for (size_t i = 0; i < NSETTINGS; i++) {
+    const char *v;
+    env_name(settings[i].name, envname, sizeof(envname));
+    if ((v = getenv(envname)) && set_value(cfg, &settings[i], v, 2, err,
+                                           errlen) != 0)
+      return -1;
+  }
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i], *name, *eq, *val;
+    const struct cfg_entry *e;
+    size_t len;
+
+    if (strcmp(arg, "--check-config") == 0) {
+      *action = SRV_CONFIG_CHECK;
+      continue;
+    }
+    if (strncmp(arg, "--", 2) != 0) {
+      snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", arg);
+      return -1;
+    }
+    name = arg + 2;
+    eq = strchr(name, '=');
+    len = eq ? (size_t)(eq - name) : strlen(name);
+    if (len == 6 && strncmp(name, "config", 6) == 0) {
+      i += eq ? 0 : 1;
+      continue;
+    }
+    if (!(e = find(name, len))) {
+      snprintf(err, errlen, "unknown option \"%s\" (see --help)", arg);
+      return -1;
+    }
+    if (eq) {
+      val = eq + 1;
+    } else if (i + 1 < argc) {
+      val = argv[++i];
+    } else {
+      snprintf(err, errlen, "setting %s (flag): missing value", e->name);
+      return -1;
+    }
+    if (set_value(cfg, e, val, 3, err, errlen) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+void srv_config_cleanup(struct srv_config *cfg)
+{
+  for (size_t i = 0; i < NSETTINGS; i++)
+    if (settings[i].type == CFG_STR)
+      free(*(char **)((char *)cfg + settings[i].offset));
+  free(cfg->listen_host);
+  free(cfg->config_file);
+  memset(cfg, 0, sizeof(*cfg));
+}
+
+void srv_config_usage(FILE *out)
+{
+  char envname[64];
+
+  fprintf(out,
+          "Usage: heraldd [OPTION VALUE]... [--check-config]\n"
+          "Herald messaging server: WebSocket (subprotocol herald.v1) and "
+          "HTTP on one port.\n\n"
+          "With no database configured heraldd runs its embedded default: "
+          "it creates,\nstarts and stops its own PostgreSQL cluster under "
+          "the data directory.\n\n"
+          "Each setting can be given as --NAME VALUE, --NAME=VALUE, in the "
+          "environment\nas HERALD_NAME, or as \"NAME = VALUE\" in the file "
+          "named by --config FILE\n(or HERALD_CONFIG). Flags win over the "
+          "environment, which wins over the file.\n\n"
+          "Options:\n"
+          "  --config FILE          read settings from FILE\n"
+          "  --check-config         check the settings, print them, and exit\n"
+          "  --help                 show this help and exit\n"
+          "  --version              show the version and exit\n\n"
+          "Settings:\n");
+  for (size_t i = 0; i < NSETTINGS; i++) {
+    const struct cfg_entry *e = &settings[i];
+    env_name(e->name, envname, sizeof(envname));
+    fprintf(out, "  --%-20s %s\n", e->name, e->help);
+    fprintf(out, "  %-22s default: %s", "",
+            e->def ? (*e->def ? e->def : "(empty)") : "(see below)");
+    if (e->type == CFG_INT)
+      fprintf(out, "; range %lld..%lld", e->min, e->max);
+    fprintf(out, "; env %s\n", envname);
+  }
+  fprintf(out, "\nThe default data-dir is $HERALD_DATA_DIR, else "
+               "/var/lib/herald when run as root,\nelse "
+               "$XDG_DATA_HOME/herald or ~/.local/share/herald.\n");
+}
+
+void srv_config_dump(const struct srv_config *cfg, FILE *out)
+{
+  for (size_t i = 0; i < NSETTINGS; i++) {
+    const struct cfg_entry *e = &settings[i];
+    const char *p = (const char *)cfg + e->offset;
+    if (e->type == CFG_INT)
+      fprintf(out, "%s = %d\n", e->name, *(const int *)p);
+    else if (strcmp(e->name, "db") == 0 && strstr(*(char *const *)p,
+                                                  "password"))
+      fprintf(out, "%s = (set; contains a password, not shown)\n", e->name);
+    else
+      fprintf(out, "%s = \"%s\"\n", e->name, *(char *const *)p);
+  }
+}

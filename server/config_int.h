@@ -1,0 +1,54 @@
+/*
+ * config_int.h — heraldd's settings: one table (name, default, bounds, help)
+ * read from defaults, then an optional file, then the environment
+ * (HERALD_<NAME> with '-' as '_'), then command-line flags; later sources
+ * win. Every value is checked at start-up and an error names the setting
+ * and the source it came from.
+ *
+ * Not thread-safe while loading; read-only afterwards.
+ */
+#ifndef HERALD_SRV_CONFIG_INT_H
+#define HERALD_SRV_CONFIG_INT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct srv_config {
+  char *config_file;      /* file the settings came from, or NULL */
+  char *listen;           /* "host:port" */
+  char *listen_host;      /* parsed from listen */
+  int listen_port;
+  char *data_dir;         /* embedded PostgreSQL lives under it */
+  char *db;               /* libpq conninfo; empty = embedded default */
+  char *log_level;
+  int max_frame;          /* largest WebSocket message accepted, bytes */
+  int shutdown_grace;     /* seconds to finish pending work on SIGTERM */
+};
+
+enum srv_config_action {
+  SRV_CONFIG_RUN,          /* start the server */
+  SRV_CONFIG_HELP,         /* --help was given: usage printed */
+  SRV_CONFIG_VERSION,      /* --version was given */
+  SRV_CONFIG_CHECK,        /* --check-config: checked, nothing to run */
+};
+
+/* Loads `cfg` from defaults, file, environment and argv. On error writes one
+ * line naming the setting into `err` and returns -1; otherwise returns 0 and
+ * sets *action. Strings in `cfg` are heap copies owned by `cfg`; free them
+ * with srv_config_cleanup(). */
+int srv_config_load(struct srv_config *cfg, int argc, char **argv,
+                    enum srv_config_action *action, char *err, size_t errlen);
+
+void srv_config_cleanup(struct srv_config *cfg);
+
+/* Writes the --help text, generated from the settings table. */
+void srv_config_usage(FILE *out);
+
+/* Writes every setting with its effective value (secrets masked). */
+void srv_config_dump(const struct srv_config *cfg, FILE *out);
+
+/* The default data directory: $HERALD_DATA_DIR, else /var/lib/herald for
+ * root, else $XDG_DATA_HOME/herald or ~/.local/share/herald. Heap string. */
+char *srv_default_data_dir(void);
+
+#endif

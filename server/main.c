@@ -1,0 +1,108 @@
+/*
+ * main.c — heraldd: load the settings, bring up the database (the embedded
+ * default or an external PostgreSQL), apply migrations, then serve until
+ * SIGTERM, and stop the embedded PostgreSQL on the way out.
+ */
+#include "config_int.h"
+#include "log_int.h"
+#include "server_int.h"
+
+#include "hcrypto.h"
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define HERALD_VERSION "0.1.0"
+
+/* Connects once, applies pending migrations, disconnects. Runs before the
+ * event loop exists, so blocking here is fine. */
+static int prepare_database(const char *conninfo)
+{
+  struct store_conn *conn = NULL;
+  int applied = 0, rc;
+
+  if ((rc = store_connect(conninfo, &conn)) != 0) {
+    srv_err("db", "cannot connect to PostgreSQL: %s", store_errmsg(conn));
+    goto out;
+  }
+  if ((rc = store_migrate(conn, &applied)) != 0) {
+    srv_err("db", "migrations failed: %s", store_errmsg(conn));
+    goto out;
+  }
+  srv_info("db", "schema current (%d migration%s applied now)", applied,
+           applied == 1 ? "" : "s");
+out:
+  store_close(conn);
+  return rc;
+}
+
+int main(int argc, char **argv)
+{
+  struct srv_config cfg;
+  struct srv_server srv;
+  struct store_embedded *emb = NULL;
+  enum srv_config_action action;
+  const char *conninfo;
+  char err[512];
+  int status = 1;
+
+  if (srv_config_load(&cfg, argc, argv, &action, err, sizeof(err)) != 0) {
+    fprintf(stderr, "heraldd: %s\n", err);
+    srv_config_cleanup(&cfg);
+    return 2;
+  }
+  switch (action) {
+  case SRV_CONFIG_HELP:
+    srv_config_usage(stdout);
+    srv_config_cleanup(&cfg);
+    return 0;
+  case SRV_CONFIG_VERSION:
+    printf("heraldd %s\n", HERALD_VERSION);
+    srv_config_cleanup(&cfg);
+    return 0;
+  case SRV_CONFIG_CHECK:
+    srv_config_dump(&cfg, stdout);
+    printf("configuration OK\n");
+    srv_config_cleanup(&cfg);
+    return 0;
+  case SRV_CONFIG_RUN:
+    break;
+  }
+
+  srv_log_capture_lws();
+  if (hcr_init() != HCR_OK) {
+    srv_err("main", "libsodium failed to initialise");
+    goto out;
+  }
+
+  if (cfg.db[0]) {
+    conninfo = cfg.db;
+    srv_info("db", "using the external PostgreSQL given by db");
+  } else {
+    srv_info("db", "embedded PostgreSQL under %s", cfg.data_dir);
+    if (store_embedded_start(cfg.data_dir, &emb, err, sizeof(err)) != 0) {
+      srv_err("db", "embedded PostgreSQL: %s", err);
+      goto out;
+    }
+    conninfo = store_embedded_conninfo(emb);
+  }
+  if (prepare_database(conninfo) != 0)
+    goto out;
+
+  if (srv_server_init(&srv, &cfg, conninfo) == 0) {
+    srv_server_run(&srv);
+    status = 0;
+  }
+  srv_server_cleanup(&srv);
+
+out:
+  if (emb) {
+    srv_info("db", "stopping the embedded PostgreSQL");
+    if (store_embedded_stop(emb) != 0)
+      status = 1;
+  }
+  srv_info("main", "exit %d", status);
+  srv_config_cleanup(&cfg);
+  return status;
+}
