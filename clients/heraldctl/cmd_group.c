@@ -1,0 +1,472 @@
+/*
+ * cmd_group.c — heraldctl's group and bot commands.
+ *
+ * Groups are named by title (unique ignoring case), users by login, bots by
+ * name. A bot's token is printed once, on stdout alone so that scripts can
+ * capture it; only its hash is stored.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_int.h"
+#include "hcrypto.h"
+
+static const char GROUP_CREATE_HELP[] =
+  "Usage: heraldctl group create TITLE --owner LOGIN [options]\n"
+  "\n"
+  "Creates a group. Titles are unique ignoring case.\n"
+  "\n"
+  "Options:\n"
+  "  --owner LOGIN         the group's owner (required)\n"
+  "  --member LOGIN        a member; repeat for more\n"
+  "  --tracking POLICY     which messages produce read receipts: all\n"
+  "                        (default), flagged (flagged ones and DINGs), off\n"
+  "  -h, --help            this help\n";
+
+static const char GROUP_ADD_MEMBER_HELP[] =
+  "Usage: heraldctl group add-member GROUP LOGIN [--owner]\n"
+  "\n"
+  "Adds a user to a group. Messages sent before they joined are never\n"
+  "counted as unread for them.\n"
+  "\n"
+  "Options:\n"
+  "  --owner               add as an owner instead of a member\n"
+  "  -h, --help            this help\n";
+
+static const char GROUP_LIST_HELP[] =
+  "Usage: heraldctl group list [--format table|json]\n"
+  "\n"
+  "Lists groups with their member counts.\n"
+  "\n"
+  "Options:\n"
+  "  --format F            table (default) or json\n"
+  "  -h, --help            this help\n";
+
+static const char GROUP_MEMBERS_HELP[] =
+  "Usage: heraldctl group members GROUP [--format table|json]\n"
+  "\n"
+  "Lists a group's members and their roles.\n"
+  "\n"
+  "Options:\n"
+  "  --format F            table (default) or json\n"
+  "  -h, --help            this help\n";
+
+static const char BOT_CREATE_HELP[] =
+  "Usage: heraldctl bot create NAME --owner LOGIN [--group TITLE ...]\n"
+  "\n"
+  "Creates a bot and prints its token ONCE on stdout; only a hash of it is\n"
+  "stored, so a lost token cannot be shown again (revoke the bot and create\n"
+  "another). Bot names are 1-64 letters, digits, '.', '_' or '-'.\n"
+  "\n"
+  "Options:\n"
+  "  --owner LOGIN         the user responsible for the bot (required)\n"
+  "  --group TITLE         a group the bot may post to; repeat for more\n"
+  "  -h, --help            this help\n";
+
+static const char BOT_LIST_HELP[] =
+  "Usage: heraldctl bot list [--format table|json]\n"
+  "\n"
+  "Lists bots, revoked ones included.\n"
+  "\n"
+  "Options:\n"
+  "  --format F            table (default) or json\n"
+  "  -h, --help            this help\n";
+
+static const char BOT_REVOKE_HELP[] =
+  "Usage: heraldctl bot revoke NAME\n"
+  "\n"
+  "Revokes a bot: its token stops working for good.\n"
+  "\n"
+  "Options:\n"
+  "  -h, --help            this help\n";
+
+enum { OPT_OWNER = 1, OPT_MEMBER, OPT_TRACKING, OPT_FORMAT, OPT_GROUP };
+
+static void print_json(json_t *v)
+{
+  json_dumpf(v, stdout, JSON_INDENT(2));
+  fputc('\n', stdout);
+  json_decref(v);
+}
+
+/* Resolves logins to user ids; prints 'unknown user "x"' on failure. */
+static int resolve_users(struct ctl *ctl, char **logins, size_t n,
+                         int64_t *ids)
+{
+  struct store_user u;
+
+  for (size_t i = 0; i < n; i++) {
+    if (store_user_get(ctl->conn, logins[i], &u) != STORE_OK)
+      return ctl_store_error(ctl);
+    ids[i] = u.id;
+  }
+  return CTL_OK;
+}
+
+int ctl_cmd_group_create(struct ctl *ctl, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    {"owner", required_argument, NULL, OPT_OWNER},
+    {"member", required_argument, NULL, OPT_MEMBER},
+    {"tracking", required_argument, NULL, OPT_TRACKING},
+    CTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+  enum store_tracking tracking = STORE_TRACK_ALL;
+  const char *title, *owner = NULL;
+  char **members = calloc((size_t)argc + 1, sizeof *members);
+  int64_t *ids = calloc((size_t)argc + 1, sizeof *ids);
+  struct store_group g;
+  size_t n = 0;
+  int64_t owner_id = 0;
+  int opt, rc;
+
+  ctl->help = GROUP_CREATE_HELP;
+  if (!members || !ids) {
+    rc = ctl_error("out of memory");
+    goto out;
+  }
+  while ((opt = getopt_long(argc, argv, CTL_SHORT_OPTIONS, opts, NULL)) != -1) {
+    switch (opt) {
+    case OPT_OWNER: owner = optarg; break;
+    case OPT_MEMBER: members[n++] = optarg; break;
+    case OPT_TRACKING:
+      if (store_tracking_parse(optarg, &tracking) != STORE_OK) {
+        rc = ctl_usage(ctl, "unknown tracking policy \"%s\": use all, "
+                       "flagged or off", optarg);
+        goto out;
+      }
+      break;
+    default:
+      if ((rc = ctl_common_option(ctl, opt, argv)) >= 0)
+        goto out;
+    }
+  }
+  if (optind >= argc) {
+    rc = ctl_usage(ctl, "missing TITLE");
+    goto out;
+  }
+  title = argv[optind++];
+  if (optind < argc) {
+    rc = ctl_usage(ctl, "unexpected argument \"%s\"", argv[optind]);
+    goto out;
+  }
+  if (!owner) {
+    rc = ctl_usage(ctl, "--owner LOGIN is required");
+    goto out;
+  }
+  if ((rc = ctl_connect(ctl)) != CTL_OK ||
+      (rc = resolve_users(ctl, (char **)&owner, 1, &owner_id)) != CTL_OK ||
+      (rc = resolve_users(ctl, members, n, ids)) != CTL_OK)
+    goto out;
+  if (store_group_create(ctl->conn, title, owner_id, tracking, ids, n, NULL) !=
+        STORE_OK ||
+      store_group_get(ctl->conn, title, &g) != STORE_OK) {
+    rc = ctl_store_error(ctl);
+    goto out;
+  }
+  printf("Created group \"%s\" with %lld member%s.\n", g.title,
+         (long long)g.member_count, g.member_count == 1 ? "" : "s");
+  rc = CTL_OK;
+out:
+  free(members);
+  free(ids);
+  return rc;
+}
+
+int ctl_cmd_group_add_member(struct ctl *ctl, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    {"owner", no_argument, NULL, OPT_OWNER},
+    CTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+  enum store_member_role role = STORE_MEMBER;
+  const char *title, *login;
+  struct store_group g;
+  struct store_user u;
+  int opt, rc;
+
+  ctl->help = GROUP_ADD_MEMBER_HELP;
+  while ((opt = getopt_long(argc, argv, CTL_SHORT_OPTIONS, opts, NULL)) != -1) {
+    if (opt == OPT_OWNER)
+      role = STORE_OWNER;
+    else if ((rc = ctl_common_option(ctl, opt, argv)) >= 0)
+      return rc;
+  }
+  if (optind + 2 > argc)
+    return ctl_usage(ctl, optind < argc ? "missing LOGIN" : "missing GROUP and LOGIN");
+  title = argv[optind++];
+  login = argv[optind++];
+  if (optind < argc)
+    return ctl_usage(ctl, "unexpected argument \"%s\"", argv[optind]);
+  if ((rc = ctl_connect(ctl)) != CTL_OK)
+    return rc;
+  if (store_group_get(ctl->conn, title, &g) != STORE_OK ||
+      store_user_get(ctl->conn, login, &u) != STORE_OK ||
+      store_group_add_member(ctl->conn, g.id, u.id, role) != STORE_OK)
+    return ctl_store_error(ctl);
+  printf("Added \"%s\" to group \"%s\"%s.\n", u.login, g.title,
+         role == STORE_OWNER ? " as an owner" : "");
+  return CTL_OK;
+}
+
+/* Parses the options of a command that takes only --format. */
+static int format_only(struct ctl *ctl, int argc, char **argv,
+                       enum ctl_format *format)
+{
+  static const struct option opts[] = {
+    {"format", required_argument, NULL, OPT_FORMAT},
+    CTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+  int opt, rc;
+
+  *format = CTL_TABLE;
+  while ((opt = getopt_long(argc, argv, CTL_SHORT_OPTIONS, opts, NULL)) != -1) {
+    if (opt == OPT_FORMAT) {
+      if ((rc = ctl_parse_format(ctl, optarg, format)) != CTL_OK)
+        return rc;
+    } else if ((rc = ctl_common_option(ctl, opt, argv)) >= 0) {
+      return rc;
+    }
+  }
+  return -1;
+}
+
+int ctl_cmd_group_list(struct ctl *ctl, int argc, char **argv)
+{
+  struct store_group *groups = NULL;
+  enum ctl_format format;
+  size_t n = 0;
+  int rc;
+
+  ctl->help = GROUP_LIST_HELP;
+  if ((rc = format_only(ctl, argc, argv, &format)) >= 0)
+    return rc;
+  if (optind < argc)
+    return ctl_usage(ctl, "unexpected argument \"%s\"", argv[optind]);
+  if ((rc = ctl_connect(ctl)) != CTL_OK)
+    return rc;
+  if (store_group_list(ctl->conn, &groups, &n) != STORE_OK)
+    return ctl_store_error(ctl);
+  if (format == CTL_JSON) {
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < n; i++)
+      json_array_append_new(arr, json_pack(
+        "{s:I, s:s, s:I, s:s, s:s?}", "id", (json_int_t)groups[i].id,
+        "title", groups[i].title, "members", (json_int_t)groups[i].member_count,
+        "tracking", store_tracking_name(groups[i].tracking),
+        "owner", groups[i].owner_login[0] ? groups[i].owner_login : NULL));
+    print_json(arr);
+  } else {
+    static const char *const head[] = {"TITLE", "MEMBERS", "TRACKING", "OWNER"};
+    struct ctl_table *t = ctl_table_new(4, head);
+
+    for (size_t i = 0; i < n; i++) {
+      char count[24];
+      const char *row[4] = {groups[i].title, count,
+                            store_tracking_name(groups[i].tracking),
+                            groups[i].owner_login};
+
+      snprintf(count, sizeof count, "%lld", (long long)groups[i].member_count);
+      ctl_table_add(t, row);
+    }
+    ctl_table_print(t, stdout);
+    ctl_table_free(t);
+  }
+  free(groups);
+  return CTL_OK;
+}
+
+int ctl_cmd_group_members(struct ctl *ctl, int argc, char **argv)
+{
+  struct store_member *m = NULL;
+  struct store_group g;
+  enum ctl_format format;
+  size_t n = 0;
+  int rc;
+
+  ctl->help = GROUP_MEMBERS_HELP;
+  if ((rc = format_only(ctl, argc, argv, &format)) >= 0)
+    return rc;
+  if (optind >= argc)
+    return ctl_usage(ctl, "missing GROUP");
+  if (optind + 1 < argc)
+    return ctl_usage(ctl, "unexpected argument \"%s\"", argv[optind + 1]);
+  if ((rc = ctl_connect(ctl)) != CTL_OK)
+    return rc;
+  if (store_group_get(ctl->conn, argv[optind], &g) != STORE_OK ||
+      store_conversation_members(ctl->conn, g.id, &m, &n) != STORE_OK)
+    return ctl_store_error(ctl);
+  if (format == CTL_JSON) {
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < n; i++)
+      json_array_append_new(arr, json_pack(
+        "{s:s, s:s, s:s, s:b}", "login", m[i].login, "display_name",
+        m[i].display_name, "role", m[i].role == STORE_OWNER ? "owner" : "member",
+        "active", m[i].active));
+    print_json(arr);
+  } else {
+    static const char *const head[] = {"LOGIN", "NAME", "ROLE"};
+    struct ctl_table *t = ctl_table_new(3, head);
+
+    for (size_t i = 0; i < n; i++) {
+      const char *row[3] = {m[i].login, m[i].display_name,
+                            m[i].role == STORE_OWNER ? "owner" : "member"};
+
+      ctl_table_add(t, row);
+    }
+    ctl_table_print(t, stdout);
+    ctl_table_free(t);
+  }
+  free(m);
+  return CTL_OK;
+}
+
+int ctl_cmd_bot_create(struct ctl *ctl, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    {"owner", required_argument, NULL, OPT_OWNER},
+    {"group", required_argument, NULL, OPT_GROUP},
+    CTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+  const char *name, *owner = NULL;
+  char **titles = calloc((size_t)argc + 1, sizeof *titles);
+  int64_t *ids = calloc((size_t)argc + 1, sizeof *ids);
+  char token[HCR_TOKEN_LEN + 1];
+  uint8_t hash[HCR_TOKEN_HASH_LEN];
+  struct store_user u;
+  struct store_group g;
+  size_t n = 0;
+  int opt, rc;
+
+  ctl->help = BOT_CREATE_HELP;
+  if (!titles || !ids) {
+    rc = ctl_error("out of memory");
+    goto out;
+  }
+  while ((opt = getopt_long(argc, argv, CTL_SHORT_OPTIONS, opts, NULL)) != -1) {
+    switch (opt) {
+    case OPT_OWNER: owner = optarg; break;
+    case OPT_GROUP: titles[n++] = optarg; break;
+    default:
+      if ((rc = ctl_common_option(ctl, opt, argv)) >= 0)
+        goto out;
+    }
+  }
+  if (optind >= argc) {
+    rc = ctl_usage(ctl, "missing NAME");
+    goto out;
+  }
+  name = argv[optind++];
+  if (optind < argc) {
+    rc = ctl_usage(ctl, "unexpected argument \"%s\"", argv[optind]);
+    goto out;
+  }
+  if (!owner) {
+    rc = ctl_usage(ctl, "--owner LOGIN is required");
+    goto out;
+  }
+  if ((rc = ctl_connect(ctl)) != CTL_OK)
+    goto out;
+  rc = CTL_ERR;
+  if (store_user_get(ctl->conn, owner, &u) != STORE_OK) {
+    ctl_store_error(ctl);
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (store_group_get(ctl->conn, titles[i], &g) != STORE_OK) {
+      ctl_store_error(ctl);
+      goto out;
+    }
+    ids[i] = g.id;
+  }
+  _Static_assert(HCR_TOKEN_HASH_LEN == STORE_TOKEN_HASH_LEN, "token hash size");
+  hcr_token_new(token);
+  if (hcr_token_hash(token, hash) != HCR_OK) {
+    ctl_error("hashing the token failed");
+    goto out;
+  }
+  if (store_bot_create(ctl->conn, name, u.id, hash, ids, n, NULL) != STORE_OK) {
+    ctl_store_error(ctl);
+    goto out;
+  }
+  fprintf(stderr, "Created bot \"%s\". Its token follows; it is shown only "
+                  "this once:\n", name);
+  printf("%s\n", token);
+  fflush(stdout);
+  rc = CTL_OK;
+out:
+  hcr_wipe(token, sizeof token);
+  free(titles);
+  free(ids);
+  return rc;
+}
+
+int ctl_cmd_bot_list(struct ctl *ctl, int argc, char **argv)
+{
+  struct store_bot *bots = NULL;
+  enum ctl_format format;
+  size_t n = 0;
+  int rc;
+
+  ctl->help = BOT_LIST_HELP;
+  if ((rc = format_only(ctl, argc, argv, &format)) >= 0)
+    return rc;
+  if (optind < argc)
+    return ctl_usage(ctl, "unexpected argument \"%s\"", argv[optind]);
+  if ((rc = ctl_connect(ctl)) != CTL_OK)
+    return rc;
+  if (store_bot_list(ctl->conn, &bots, &n) != STORE_OK)
+    return ctl_store_error(ctl);
+  if (format == CTL_JSON) {
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < n; i++)
+      json_array_append_new(arr, json_pack(
+        "{s:I, s:s, s:s, s:b, s:i, s:I}", "id", (json_int_t)bots[i].id,
+        "name", bots[i].name, "owner", bots[i].owner_login,
+        "revoked", bots[i].revoked, "rate_limit_per_minute",
+        bots[i].rate_limit_per_minute, "conversations",
+        (json_int_t)bots[i].conversation_count));
+    print_json(arr);
+  } else {
+    static const char *const head[] = {"NAME", "OWNER", "CONVERSATIONS",
+                                       "STATUS"};
+    struct ctl_table *t = ctl_table_new(4, head);
+
+    for (size_t i = 0; i < n; i++) {
+      char count[24];
+      const char *row[4] = {bots[i].name, bots[i].owner_login, count,
+                            bots[i].revoked ? "revoked" : "active"};
+
+      snprintf(count, sizeof count, "%lld",
+               (long long)bots[i].conversation_count);
+      ctl_table_add(t, row);
+    }
+    ctl_table_print(t, stdout);
+    ctl_table_free(t);
+  }
+  free(bots);
+  return CTL_OK;
+}
+
+int ctl_cmd_bot_revoke(struct ctl *ctl, int argc, char **argv)
+{
+  static const struct option opts[] = {CTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+  struct store_bot b;
+  int opt, rc;
+
+  ctl->help = BOT_REVOKE_HELP;
+  while ((opt = getopt_long(argc, argv, CTL_SHORT_OPTIONS, opts, NULL)) != -1)
+    if ((rc = ctl_common_option(ctl, opt, argv)) >= 0)
+      return rc;
+  if (optind >= argc)
+    return ctl_usage(ctl, "missing NAME");
+  if (optind + 1 < argc)
+    return ctl_usage(ctl, "unexpected argument \"%s\"", argv[optind + 1]);
+  if ((rc = ctl_connect(ctl)) != CTL_OK)
+    return rc;
+  if (store_bot_get(ctl->conn, argv[optind], &b) != STORE_OK ||
+      store_bot_revoke(ctl->conn, b.id) != STORE_OK)
+    return ctl_store_error(ctl);
+  printf("Revoked bot \"%s\".\n", b.name);
+  return CTL_OK;
+}

@@ -1,0 +1,254 @@
+/*
+ * bots.c — bots: created by admins with a token (only its hash is kept),
+ * an owner, and the conversations each bot may post to (SPEC §9).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+#define AUDIT_ACTOR "admin"
+
+/* The bots.name rule: 1-64 ASCII letters, digits, '.', '_', '-', starting
+ * with a letter or digit. */
+static bool valid_bot_name(const char *s)
+{
+  size_t n = s ? strlen(s) : 0;
+
+  if (n == 0 || n > STORE_LOGIN_MAX)
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    char ch = s[i];
+    bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                 (ch >= '0' && ch <= '9');
+
+    if (!alnum && (i == 0 || !strchr("._-", ch)))
+      return false;
+  }
+  return true;
+}
+
+static int conversation_exists(struct store_conn *c, int64_t id)
+{
+  PGresult *res = NULL;
+  char buf[STORE_I64_BUF];
+  const char *p[1] = {store_i64(buf, id)};
+  int rc;
+
+  rc = store_exec(c, &res, "SELECT 1 FROM conversations WHERE id = $1::bigint",
+                  1, p);
+  if (rc == STORE_OK && PQntuples(res) == 0)
+    rc = store_fail(c, STORE_ENOTFOUND, "unknown conversation id %s", p[0]);
+  PQclear(res);
+  return rc;
+}
+
+static int allow_tx(struct store_conn *c, int64_t bot, int64_t conv)
+{
+  char bb[STORE_I64_BUF], cb[STORE_I64_BUF];
+  const char *p[2] = {store_i64(bb, bot), store_i64(cb, conv)};
+  int rc;
+
+  rc = conversation_exists(c, conv);
+  if (rc == STORE_OK)
+    rc = store_exec(c, NULL,
+                    "INSERT INTO bot_conversations (bot_id, conversation_id)"
+                    " VALUES ($1::bigint, $2::bigint) ON CONFLICT DO NOTHING",
+                    2, p);
+  return rc;
+}
+
+int store_bot_create(struct store_conn *c, const char *name, int64_t owner_id,
+                     const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+                     const int64_t *conversation_ids, size_t n_conversations,
+                     int64_t *id)
+{
+  PGresult *res = NULL;
+  char owner[STORE_LOGIN_MAX + 1], ob[STORE_I64_BUF];
+  int64_t bot = 0;
+  int rc;
+
+  store_clear(c);
+  if (!valid_bot_name(name))
+    return store_fail(c, STORE_EINVAL,
+                      "invalid bot name \"%s\": use 1-64 letters, digits, '.',"
+                      " '_' or '-', starting with a letter or digit",
+                      name ? name : "");
+  rc = store_begin(c);
+  if (rc == STORE_OK)
+    rc = store_user_check(c, owner_id, owner);
+  if (rc != STORE_OK)
+    goto out;
+  {
+    const char *p[3] = {name, store_i64(ob, owner_id),
+                        (const char *)token_hash};
+    int len[3] = {0, 0, STORE_TOKEN_HASH_LEN};
+    int fmt[3] = {0, 0, 1};
+
+    rc = store_exec_bin(c, &res,
+                        "INSERT INTO bots (name, owner_id, token_hash)"
+                        " VALUES ($1, $2::bigint, $3::bytea) RETURNING id",
+                        3, p, len, fmt);
+  }
+  if (rc == STORE_EEXISTS)
+    rc = store_fail(c, STORE_EEXISTS, "bot \"%s\" already exists", name);
+  if (rc != STORE_OK)
+    goto out;
+  bot = store_field_i64(res, 0, 0);
+  for (size_t i = 0; rc == STORE_OK && i < n_conversations; i++)
+    rc = allow_tx(c, bot, conversation_ids[i]);
+  if (rc == STORE_OK)
+    rc = store_audit(c, AUDIT_ACTOR, "bot.create", "name", name, "owner", owner);
+  if (rc == STORE_OK)
+    rc = store_commit(c);
+  if (rc == STORE_OK && id)
+    *id = bot;
+out:
+  if (rc != STORE_OK)
+    store_rollback(c);
+  PQclear(res);
+  return rc;
+}
+
+static const char BOT_COLUMNS[] =
+  "SELECT b.id, b.name, u.login, b.revoked_at IS NOT NULL,"
+  " b.rate_limit_per_minute,"
+  " (SELECT count(*) FROM bot_conversations bc WHERE bc.bot_id = b.id),"
+  " extract(epoch FROM b.created_at)::bigint"
+  " FROM bots b JOIN users u ON u.id = b.owner_id ";
+
+static void bot_from_row(const PGresult *res, int r, struct store_bot *b)
+{
+  memset(b, 0, sizeof *b);
+  b->id = store_field_i64(res, r, 0);
+  store_field(res, r, 1, b->name, sizeof b->name);
+  store_field(res, r, 2, b->owner_login, sizeof b->owner_login);
+  b->revoked = store_field_bool(res, r, 3);
+  b->rate_limit_per_minute = (int)store_field_i64(res, r, 4);
+  b->conversation_count = store_field_i64(res, r, 5);
+  b->created_at = store_field_i64(res, r, 6);
+}
+
+int store_bot_get(struct store_conn *c, const char *name,
+                  struct store_bot *out)
+{
+  PGresult *res = NULL;
+  const char *p[1] = {name};
+  char sql[sizeof BOT_COLUMNS + 64];
+  int rc;
+
+  store_clear(c);
+  snprintf(sql, sizeof sql, "%sWHERE lower(b.name) = lower($1)", BOT_COLUMNS);
+  rc = store_exec(c, &res, sql, 1, p);
+  if (rc != STORE_OK)
+    goto out;
+  if (PQntuples(res) == 0) {
+    rc = store_fail(c, STORE_ENOTFOUND, "unknown bot \"%s\"", name);
+    goto out;
+  }
+  bot_from_row(res, 0, out);
+out:
+  PQclear(res);
+  return rc;
+}
+
+int store_bot_list(struct store_conn *c, struct store_bot **out, size_t *n)
+{
+  PGresult *res = NULL;
+  struct store_bot *list = NULL;
+  char sql[sizeof BOT_COLUMNS + 64];
+  int rc, rows;
+
+  store_clear(c);
+  snprintf(sql, sizeof sql, "%sORDER BY lower(b.name)", BOT_COLUMNS);
+  rc = store_exec(c, &res, sql, 0, NULL);
+  if (rc != STORE_OK)
+    goto out;
+  rows = PQntuples(res);
+  if (rows > 0 && !(list = calloc((size_t)rows, sizeof *list))) {
+    rc = store_fail(c, STORE_EINTERNAL, "out of memory");
+    goto out;
+  }
+  for (int r = 0; r < rows; r++)
+    bot_from_row(res, r, &list[r]);
+  *out = list;
+  *n = (size_t)rows;
+  list = NULL;
+out:
+  free(list);
+  PQclear(res);
+  return rc;
+}
+
+/* Reads a bot's name and revoked flag in the caller's transaction. */
+static int bot_state(struct store_conn *c, int64_t bot_id,
+                     char name[STORE_LOGIN_MAX + 1], bool *revoked)
+{
+  PGresult *res = NULL;
+  char buf[STORE_I64_BUF];
+  const char *p[1] = {store_i64(buf, bot_id)};
+  int rc;
+
+  rc = store_exec(c, &res,
+                  "SELECT name, revoked_at IS NOT NULL FROM bots"
+                  " WHERE id = $1::bigint FOR UPDATE", 1, p);
+  if (rc != STORE_OK)
+    goto out;
+  if (PQntuples(res) == 0) {
+    rc = store_fail(c, STORE_ENOTFOUND, "unknown bot id %s", p[0]);
+    goto out;
+  }
+  store_field(res, 0, 0, name, STORE_LOGIN_MAX + 1);
+  *revoked = store_field_bool(res, 0, 1);
+out:
+  PQclear(res);
+  return rc;
+}
+
+int store_bot_revoke(struct store_conn *c, int64_t bot_id)
+{
+  char name[STORE_LOGIN_MAX + 1], buf[STORE_I64_BUF];
+  const char *p[1] = {store_i64(buf, bot_id)};
+  bool revoked;
+  int rc;
+
+  store_clear(c);
+  rc = store_begin(c);
+  if (rc == STORE_OK)
+    rc = bot_state(c, bot_id, name, &revoked);
+  if (rc == STORE_OK && !revoked) {
+    rc = store_exec(c, NULL,
+                    "UPDATE bots SET revoked_at = now() WHERE id = $1::bigint",
+                    1, p);
+    if (rc == STORE_OK)
+      rc = store_audit(c, AUDIT_ACTOR, "bot.revoke", "name", name, NULL, NULL);
+  }
+  if (rc == STORE_OK)
+    rc = store_commit(c);
+  if (rc != STORE_OK)
+    store_rollback(c);
+  return rc;
+}
+
+int store_bot_allow(struct store_conn *c, int64_t bot_id,
+                    int64_t conversation_id)
+{
+  char name[STORE_LOGIN_MAX + 1];
+  bool revoked;
+  int rc;
+
+  store_clear(c);
+  rc = store_begin(c);
+  if (rc == STORE_OK)
+    rc = bot_state(c, bot_id, name, &revoked);
+  if (rc == STORE_OK && revoked)
+    rc = store_fail(c, STORE_EINVAL, "bot \"%s\" is revoked", name);
+  if (rc == STORE_OK)
+    rc = allow_tx(c, bot_id, conversation_id);
+  if (rc == STORE_OK)
+    rc = store_commit(c);
+  if (rc != STORE_OK)
+    store_rollback(c);
+  return rc;
+}

@@ -1,0 +1,377 @@
+/*
+ * store.h — Herald's storage: the one public header of storage/.
+ *
+ * Everything Herald keeps lives in PostgreSQL 15. This module owns the
+ * schema (versioned SQL migrations compiled into the library), the data
+ * access functions over libpq, and the embedded default: a private
+ * PostgreSQL cluster under the data directory that heraldd and heraldctl
+ * start when no database is configured. libpq appears nowhere else.
+ *
+ * Conventions for every function below:
+ *   - It returns STORE_OK (0) or a negative STORE_E* code, and results go
+ *     through out-parameters, which are written only on success.
+ *   - The API is synchronous (blocking libpq). A struct store_conn is used by
+ *     one thread at a time; different connections may be used by different
+ *     threads at once. heraldd runs these calls on its database worker
+ *     threads, never on its event loop.
+ *   - On failure a human-readable message naming the field or value is kept
+ *     on the connection: store_errmsg(conn). Its wording is stable (heraldctl
+ *     prints it and tests compare it).
+ *   - Each call is one transaction; none leaves a transaction open.
+ *   - Strings passed in are borrowed for the duration of the call only.
+ *   - A connection that was lost is re-established at the start of the next
+ *     call; a call that fails because the server went away returns
+ *     STORE_EUNAVAIL and may be retried.
+ */
+#ifndef HERALD_STORE_H
+#define HERALD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------------ */
+/* Result codes. */
+
+#define STORE_ERRNO_MAP(X)                                                   \
+  X(OK, 0, "ok")                                                             \
+  X(ENOTFOUND, -1, "not found")                                              \
+  X(EEXISTS, -2, "already exists or conflicts")                              \
+  X(EINVAL, -3, "invalid value")                                             \
+  X(EUNAVAIL, -4, "database unavailable, retry later")                       \
+  X(EINTERNAL, -5, "internal storage error")
+
+enum store_result {
+#define STORE_ENUM_(name, code, msg) STORE_##name = (code),
+  STORE_ERRNO_MAP(STORE_ENUM_)
+#undef STORE_ENUM_
+};
+
+/* Generic message for a code ("not found", ...); never NULL, static. */
+const char *store_strerror(int code);
+/* Name of a code ("ENOTFOUND", ...); never NULL, static. */
+const char *store_errname(int code);
+
+/* Limits, in bytes, of the strings the schema accepts (with room for the
+ * terminating NUL in the fixed-size buffers below). Character limits are
+ * enforced by the database: logins 64 ASCII characters, display names and
+ * department names 100 characters, group titles 200 characters. */
+#define STORE_LOGIN_MAX 64
+#define STORE_NAME_MAX 400     /* 100 characters of up to 4 bytes */
+#define STORE_TITLE_MAX 800    /* 200 characters of up to 4 bytes */
+#define STORE_TZ_MAX 64
+#define STORE_TOKEN_HASH_LEN 32
+
+/* ------------------------------------------------------------------------ */
+/* Connections. */
+
+struct store_conn;
+
+/* Opens a connection with a libpq conninfo string (key=value pairs or a
+ * postgresql:// URI). *out is always set: on success to the connection, on
+ * failure to an object that only carries the reason for store_errmsg() —
+ * close it with store_close() either way. (*out is NULL only when memory
+ * ran out; store_errmsg(NULL) says so.) Returns STORE_OK, STORE_EUNAVAIL
+ * (server unreachable, also bad credentials or an unknown database) or
+ * STORE_EINTERNAL (out of memory). Any thread. */
+int store_connect(const char *conninfo, struct store_conn **out);
+
+/* Closes and frees. Takes NULL. */
+void store_close(struct store_conn *c);
+
+/* The message of the last failed call on c; "" when there was none. Owned
+ * by c, valid until the next call on c. */
+const char *store_errmsg(const struct store_conn *c);
+
+/* Round-trips a trivial query, reconnecting first if the connection was
+ * lost. STORE_OK or STORE_EUNAVAIL. */
+int store_ping(struct store_conn *c);
+
+/* ------------------------------------------------------------------------ */
+/* Schema migrations (storage/sql/NNNN_name.sql, compiled in). */
+
+/* Applies every embedded migration that the database lacks, in order, each
+ * in its own transaction holding a transaction-scoped advisory lock, so
+ * processes starting together do not race; records version, name and a
+ * SHA-256 checksum in schema_migrations. Running it again applies nothing.
+ * *applied (may be NULL) receives how many migrations this call applied.
+ * Returns STORE_OK; STORE_EINVAL when an applied migration's checksum
+ * differs from the embedded one, or the database has migrations this
+ * binary does not know (it is newer) — nothing is applied then;
+ * STORE_EUNAVAIL; STORE_EINTERNAL when a migration's SQL fails. */
+int store_migrate(struct store_conn *c, int *applied);
+
+/* Readiness check: STORE_OK when every embedded migration is applied with a
+ * matching checksum and there is nothing newer; STORE_ENOTFOUND when some
+ * are not applied yet; STORE_EINVAL on a checksum mismatch or a newer
+ * database; STORE_EUNAVAIL. Takes no lock; read-only. */
+int store_schema_current(struct store_conn *c);
+
+/* The highest migration version compiled into this binary. */
+int store_schema_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* The organisation and its users. */
+
+enum store_role { STORE_ROLE_STAFF, STORE_ROLE_MANAGER, STORE_ROLE_ADMIN };
+
+/* "staff", "manager", "admin". Static string; NULL for an invalid value. */
+const char *store_role_name(enum store_role r);
+/* Parses a role name (exact, lower case). STORE_OK or STORE_EINVAL. */
+int store_role_parse(const char *s, enum store_role *out);
+
+struct store_org {
+  char name[STORE_TITLE_MAX + 1];
+  bool read_time_opt_out_allowed;
+  int read_time_retention_days;
+};
+
+/* A user to create. login, display_name are required; the rest may be NULL
+ * (no password: the account cannot log in with one; no department; no
+ * manager: top of the tree; time zone "UTC"). */
+struct store_user_new {
+  const char *login;
+  const char *display_name;
+  const char *password_hash; /* argon2id PHC string from crypto/ */
+  const char *department;    /* created on demand, matched ignoring case */
+  const char *manager_login; /* must exist and be active */
+  const char *time_zone;     /* IANA name known to PostgreSQL */
+  enum store_role role;
+};
+
+struct store_user {
+  int64_t id;
+  char login[STORE_LOGIN_MAX + 1];
+  char display_name[STORE_NAME_MAX + 1];
+  char department[STORE_NAME_MAX + 1];     /* "" when none */
+  char manager_login[STORE_LOGIN_MAX + 1]; /* "" when none */
+  char time_zone[STORE_TZ_MAX + 1];
+  enum store_role role;
+  bool active;
+  bool has_password;
+  bool read_time_opt_out;
+  int64_t created_at; /* Unix seconds */
+};
+
+/* Creates the organisation and its first user, an admin, in one
+ * transaction (admin->role is ignored). *admin_id (may be NULL) receives the
+ * admin's id. STORE_EEXISTS when the organisation already exists (message
+ * names it); otherwise the errors of store_user_add. */
+int store_org_init(struct store_conn *c, const char *org_name,
+                   const struct store_user_new *admin, int64_t *admin_id);
+
+/* Reads the organisation row. STORE_ENOTFOUND before store_org_init. */
+int store_org_get(struct store_conn *c, struct store_org *out);
+
+/* Creates a user. *id (may be NULL) receives the new id. Errors:
+ * STORE_EEXISTS  'login "x" already exists' (logins are unique ignoring case)
+ * STORE_EINVAL   'invalid login "x": ...', 'unknown time zone "x" ...',
+ *                'display name ...', 'manager "x" is deactivated'
+ * STORE_ENOTFOUND 'unknown manager "x"' */
+int store_user_add(struct store_conn *c, const struct store_user_new *u,
+                   int64_t *id);
+
+/* Checks an IANA time zone name against PostgreSQL's list. STORE_OK, or
+ * STORE_EINVAL 'unknown time zone "x" (use an IANA name such as ...)'. */
+int store_time_zone_check(struct store_conn *c, const char *tz);
+
+/* Reads a user by login (ignoring case). STORE_ENOTFOUND
+ * 'unknown user "x"'. */
+int store_user_get(struct store_conn *c, const char *login,
+                   struct store_user *out);
+
+/* Reads a user by id. STORE_ENOTFOUND 'unknown user id N'. */
+int store_user_get_by_id(struct store_conn *c, int64_t id,
+                         struct store_user *out);
+
+struct store_user_filter {
+  bool active_only;
+  const char *department; /* NULL: any; matched ignoring case */
+};
+
+/* Lists users ordered by login. filter may be NULL (everyone). On success
+ * *out is a malloc'd array of *n users (NULL when n is 0) that the caller
+ * frees with free(). A department that does not exist gives an empty list. */
+int store_user_list(struct store_conn *c, const struct store_user_filter *f,
+                    struct store_user **out, size_t *n);
+
+/* Deactivates a user and revokes their sessions. Deactivating an inactive
+ * user succeeds and changes nothing. STORE_ENOTFOUND 'unknown user "x"'. */
+int store_user_deactivate(struct store_conn *c, const char *login);
+
+/* Sets (manager_login non-NULL) or clears a user's manager. Reports follow
+ * the new tree from then on. STORE_ENOTFOUND for an unknown user or
+ * manager; STORE_EINVAL when the change would make a cycle or the manager is
+ * deactivated. */
+int store_user_set_manager(struct store_conn *c, const char *login,
+                           const char *manager_login);
+
+/* ------------------------------------------------------------------------ */
+/* Conversations: groups and 1:1 ("direct") conversations. */
+
+enum store_tracking { STORE_TRACK_ALL, STORE_TRACK_FLAGGED, STORE_TRACK_OFF };
+enum store_member_role { STORE_MEMBER, STORE_OWNER };
+
+/* "all", "flagged", "off". Static string; NULL for an invalid value. */
+const char *store_tracking_name(enum store_tracking t);
+/* STORE_OK or STORE_EINVAL. */
+int store_tracking_parse(const char *s, enum store_tracking *out);
+
+struct store_group {
+  int64_t id;
+  char title[STORE_TITLE_MAX + 1];
+  enum store_tracking tracking;
+  int64_t member_count;
+  int64_t last_seq;
+  char owner_login[STORE_LOGIN_MAX + 1]; /* the first owner; "" if none */
+};
+
+struct store_member {
+  int64_t user_id;
+  char login[STORE_LOGIN_MAX + 1];
+  char display_name[STORE_NAME_MAX + 1];
+  enum store_member_role role;
+  bool active; /* the user's account, not the membership */
+  int64_t joined_seq, read_seq, delivered_seq;
+};
+
+/* Creates a group owned by owner_id, with the given extra members (ids; may
+ * repeat the owner or each other, duplicates are ignored), in one
+ * transaction. *id (may be NULL) receives the conversation id. Errors:
+ * STORE_EEXISTS 'group "x" already exists' (titles are unique ignoring
+ * case); STORE_EINVAL for an empty title or a deactivated user;
+ * STORE_ENOTFOUND for an unknown user id. */
+int store_group_create(struct store_conn *c, const char *title,
+                       int64_t owner_id, enum store_tracking tracking,
+                       const int64_t *member_ids, size_t n_members,
+                       int64_t *id);
+
+/* Finds a group by title (ignoring case). STORE_ENOTFOUND
+ * 'unknown group "x"'. */
+int store_group_get(struct store_conn *c, const char *title,
+                    struct store_group *out);
+
+/* Lists all groups ordered by title; free *out with free(). */
+int store_group_list(struct store_conn *c, struct store_group **out,
+                     size_t *n);
+
+/* Adds a user to a group as a member or owner; the member's markers start
+ * at the conversation's current last_seq. Errors: STORE_ENOTFOUND (unknown
+ * conversation or user), STORE_EEXISTS '"x" is already a member of "y"',
+ * STORE_EINVAL (a direct conversation, a deactivated user). */
+int store_group_add_member(struct store_conn *c, int64_t conversation_id,
+                           int64_t user_id, enum store_member_role role);
+
+/* Lists a conversation's current members ordered by login; free *out with
+ * free(). STORE_ENOTFOUND for an unknown conversation. */
+int store_conversation_members(struct store_conn *c, int64_t conversation_id,
+                               struct store_member **out, size_t *n);
+
+/* Returns the one direct conversation between two users, creating it (both
+ * as owners) when it does not exist yet; a user may have one with
+ * themselves. *created (may be NULL) tells which. Safe against concurrent
+ * callers: both get the same id. STORE_ENOTFOUND for an unknown user,
+ * STORE_EINVAL for a deactivated one. */
+int store_direct_get_or_create(struct store_conn *c, int64_t user_a,
+                               int64_t user_b, int64_t *id, bool *created);
+
+/* ------------------------------------------------------------------------ */
+/* Bots. */
+
+struct store_bot {
+  int64_t id;
+  char name[STORE_LOGIN_MAX + 1];
+  char owner_login[STORE_LOGIN_MAX + 1];
+  bool revoked;
+  int rate_limit_per_minute;
+  int64_t conversation_count; /* conversations it may post to */
+  int64_t created_at;         /* Unix seconds */
+};
+
+/* Creates a bot with the hash of its token (crypto/ makes token and hash;
+ * only the hash is stored) and the conversations it may post to, in one
+ * transaction. *id (may be NULL) receives its id. Errors: STORE_EEXISTS
+ * 'bot "x" already exists'; STORE_EINVAL 'invalid bot name "x": ...', a
+ * deactivated owner; STORE_ENOTFOUND unknown owner or conversation. */
+int store_bot_create(struct store_conn *c, const char *name, int64_t owner_id,
+                     const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+                     const int64_t *conversation_ids, size_t n_conversations,
+                     int64_t *id);
+
+/* Finds a bot by name (ignoring case). STORE_ENOTFOUND 'unknown bot "x"'. */
+int store_bot_get(struct store_conn *c, const char *name,
+                  struct store_bot *out);
+
+/* Lists all bots, revoked ones included, ordered by name; free *out with
+ * free(). */
+int store_bot_list(struct store_conn *c, struct store_bot **out, size_t *n);
+
+/* Revokes a bot: its token stops working for good. Revoking a revoked bot
+ * succeeds. STORE_ENOTFOUND for an unknown id. */
+int store_bot_revoke(struct store_conn *c, int64_t bot_id);
+
+/* Lets a bot post to a conversation (idempotent). STORE_ENOTFOUND for an
+ * unknown bot or conversation; STORE_EINVAL for a revoked bot. */
+int store_bot_allow(struct store_conn *c, int64_t bot_id,
+                    int64_t conversation_id);
+
+/* ------------------------------------------------------------------------ */
+/* The embedded PostgreSQL cluster.
+ *
+ * Layout under the data directory DIR:
+ *   DIR/herald.lock  flock(LOCK_EX|LOCK_NB) by whoever owns the cluster's
+ *                    lifetime (heraldd, or heraldctl when no heraldd runs)
+ *   DIR/pg/          the cluster (initdb'd into DIR/pg.new, then renamed, so
+ *                    a crash during initdb never leaves a half cluster)
+ *   DIR/run/         the private unix socket directory (mode 0700)
+ *   DIR/pg.log       output of initdb/pg_ctl and the server log
+ * When the process runs as root, PostgreSQL runs as the user named by env
+ * HERALD_PG_USER, else "postgres". The binaries come from env
+ * HERALD_PG_BINDIR, else the directory compiled in (HERALD_PG_BINDIR).
+ * A cluster left by a crash (postmaster still running, or a stale
+ * postmaster.pid) is adopted or restarted, never re-initialised.
+ *
+ * These functions fork and exec; they must not run while SIGCHLD is
+ * ignored (SIG_IGN), and are meant for start-up and shutdown on the main
+ * thread. */
+
+struct store_embedded;
+
+/* Takes DIR/herald.lock (creating DIR if missing), then creates, recovers
+ * or starts the cluster, waits until it accepts connections and creates the
+ * database "herald" if missing. On success *out owns the cluster: stop it
+ * with store_embedded_stop(). On failure returns STORE_EEXISTS (another
+ * process holds the lock), STORE_EINVAL (bad directory, user or binaries)
+ * or STORE_EUNAVAIL (the server would not start), with a message in err
+ * that quotes the last lines of DIR/pg.log when PostgreSQL failed. */
+int store_embedded_start(const char *data_dir, struct store_embedded **out,
+                         char *err, size_t errlen);
+
+/* For heraldctl: when the lock is free, behaves like store_embedded_start
+ * (and store_embedded_stop later stops the cluster); when another process
+ * (a running heraldd) holds it, waits until that process's cluster answers
+ * (up to 30 s) and only connects to it: store_embedded_stop then stops
+ * nothing. Same errors as store_embedded_start, except that a held lock is
+ * not one. */
+int store_embedded_attach(const char *data_dir, struct store_embedded **out,
+                          char *err, size_t errlen);
+
+/* libpq conninfo for the database "herald" of the cluster. Owned by e,
+ * valid until store_embedded_stop(e). */
+const char *store_embedded_conninfo(const struct store_embedded *e);
+
+/* True when this process owns the cluster (holds the lock). */
+bool store_embedded_owner(const struct store_embedded *e);
+
+/* Stops the cluster (pg_ctl stop -m fast) if this process owns it, releases
+ * the lock and frees e. Takes NULL. STORE_OK, or STORE_EUNAVAIL when
+ * pg_ctl stop failed (e is freed anyway). */
+int store_embedded_stop(struct store_embedded *e);
+
+/* The default data directory shared by heraldd and heraldctl: env
+ * HERALD_DATA_DIR, else /var/lib/herald when running as root, else
+ * $XDG_DATA_HOME/herald, else ~/.local/share/herald. STORE_OK, or
+ * STORE_EINVAL when no home directory is known or buf is too small. */
+int store_default_data_dir(char *buf, size_t len);
+
+#endif
