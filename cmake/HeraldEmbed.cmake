@@ -10,5 +10,6 @@ function(herald_embed_files)
     COMMAND ${CMAKE_COMMAND} -DOUT=${E_OUT} -DSYMBOL=${E_SYMBOL}
             "-DFILES=${E_FILES}" -P ${CMAKE_SOURCE_DIR}/cmake/embed_run.cmake
     DEPENDS ${E_FILES} ${CMAKE_SOURCE_DIR}/cmake/embed_run.cmake
-    COMMENT "Embedding ${E_SYMBOL}")
+    COMMENT "Embedding ${E_SYMBOL}"
+    VERBATIM)
 endfunction()

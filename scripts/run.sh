@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh run
 scripts/build.sh release
 
-bin=build/release
+bin=build/release/bin
 if [ -z "${HERALD_DATA_DIR:-}" ]; then
   if [ "$(id -u)" -eq 0 ]; then HERALD_DATA_DIR=/var/lib/herald
   else HERALD_DATA_DIR=${XDG_DATA_HOME:-$HOME/.local/share}/herald; fi
@@ -21,7 +21,7 @@ listen=${HERALD_LISTEN:-127.0.0.1:8740}
 mkdir -p "$HERALD_DATA_DIR"
 creds=$HERALD_DATA_DIR/demo-credentials.txt
 
-ctl() { "$bin/clients/heraldctl" --data-dir "$HERALD_DATA_DIR" "$@"; }
+ctl() { "$bin/heraldctl" --data-dir "$HERALD_DATA_DIR" "$@"; }
 
 if [ ! -s "$creds" ]; then
   echo "herald: creating the demo organisation"
@@ -52,8 +52,8 @@ cat <<EOT
 Herald is starting on http://$listen (WebSocket subprotocol herald.v1).
   health:      curl http://$listen/healthz
   demo users:  $creds (login, password; and the bot's token)
-  admin tool:  $bin/clients/heraldctl --data-dir $HERALD_DATA_DIR --help
+  admin tool:  $bin/heraldctl --data-dir $HERALD_DATA_DIR --help
 Stop with Ctrl-C (this also stops the embedded PostgreSQL).
 
 EOT
-exec "$bin/server/heraldd" --data-dir "$HERALD_DATA_DIR" --listen "$listen"
+exec "$bin/heraldd" --data-dir "$HERALD_DATA_DIR" --listen "$listen"

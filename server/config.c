@@ -8,9 +8,10 @@
 #include "config_int.h"
 #include "log_int.h"
 
+#include "store.h"
+
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,6 +50,32 @@ static const struct cfg_entry settings[] = {
    "error, warn, info or debug", check_log_level},
   {"max-frame", CFG_INT, "65536", 1024, 16 * 1024 * 1024, OFF(max_frame),
    "largest WebSocket message accepted, in bytes (larger: close 1009)", NULL},
+  {"max-body", CFG_INT, "16384", 256, 1024 * 1024, OFF(max_body),
+   "largest message body (text or card JSON), in bytes", NULL},
+  {"queue-frames", CFG_INT, "4096", 16, 1000000, OFF(queue_frames),
+   "frames queued to one connection before it is dropped as too slow",
+   NULL},
+  {"queue-bytes", CFG_INT, "4194304", 65536, 1073741824, OFF(queue_bytes),
+   "bytes queued to one connection before it is dropped as too slow", NULL},
+  {"allowed-origins", CFG_STR, "", 0, 0, OFF(allowed_origins),
+   "comma-separated Origin values browsers may connect from (clients "
+   "that send no Origin are always allowed)", NULL},
+  {"auth-timeout", CFG_INT, "10", 1, 300, OFF(auth_timeout),
+   "seconds a new connection has to send hello or login", NULL},
+  {"ping-interval", CFG_INT, "30", 1, 3600, OFF(ping_interval),
+   "seconds between keep-alive pings; a peer silent for twice this is "
+   "dropped", NULL},
+  {"token-ttl", CFG_INT, "2592000", 60, 31536000, OFF(token_ttl),
+   "lifetime of a session token, in seconds (default 30 days)", NULL},
+  {"login-workers", CFG_INT, "2", 1, 16, OFF(login_workers),
+   "password hashes computed at once (each takes ~50 ms and 64 MiB)",
+   NULL},
+  {"db-readers", CFG_INT, "4", 1, 64, OFF(db_readers),
+   "database connections for reads (replay, history, lists)", NULL},
+  {"commit-batch", CFG_INT, "512", 1, 10000, OFF(commit_batch),
+   "most messages committed in one transaction (group commit)", NULL},
+  {"page-size", CFG_INT, "500", 1, 1000, OFF(page_size),
+   "messages per replay page", NULL},
   {"shutdown-grace", CFG_INT, "10", 0, 300, OFF(shutdown_grace),
    "seconds to finish pending commits after SIGTERM", NULL},
 };
@@ -99,24 +126,6 @@ static int check_log_level(struct srv_config *cfg, const char *v, char *err,
     return -1;
   }
   return 0;
-}
-
-char *srv_default_data_dir(void)
-{
-  const char *e = getenv("HERALD_DATA_DIR");
-  char buf[PATH_MAX];
-
-  if (e && *e)
-    return strdup(e);
-  if (geteuid() == 0)
-    return strdup("/var/lib/herald");
-  if ((e = getenv("XDG_DATA_HOME")) && *e) {
-    snprintf(buf, sizeof(buf), "%s/herald", e);
-    return strdup(buf);
-  }
-  snprintf(buf, sizeof(buf), "%s/.local/share/herald",
-           getenv("HOME") ? getenv("HOME") : ".");
-  return strdup(buf);
 }
 
 static const struct cfg_entry *find(const char *name, size_t len)
@@ -259,10 +268,16 @@ int srv_config_load(struct srv_config *cfg, int argc, char **argv,
 
   for (size_t i = 0; i < NSETTINGS; i++) {
     const struct cfg_entry *e = &settings[i];
-    char *def = e->def ? strdup(e->def) : srv_default_data_dir();
-    int rc = set_value(cfg, e, def, 0, err, errlen);
-    free(def);
-    if (rc != 0)
+    char dir[4096];
+    const char *def = e->def;
+
+    /* The one computed default: shared with heraldctl through storage. */
+    if (!def) {
+      if (store_default_data_dir(dir, sizeof(dir)) != 0)
+        dir[0] = '\0';
+      def = dir;
+    }
+    if (set_value(cfg, e, def, 0, err, errlen) != 0)
       return -1;
   }
   if (file && *file) {

@@ -22,6 +22,17 @@ struct srv_config {
   char *db;               /* libpq conninfo; empty = embedded default */
   char *log_level;
   int max_frame;          /* largest WebSocket message accepted, bytes */
+  int max_body;           /* largest message body, bytes */
+  int queue_frames;       /* outbound frames queued per connection */
+  int queue_bytes;        /* outbound bytes queued per connection */
+  char *allowed_origins;  /* comma-separated Origin allow-list */
+  int auth_timeout;       /* seconds a new connection has to authenticate */
+  int ping_interval;      /* seconds between keep-alive pings */
+  int token_ttl;          /* session token lifetime, seconds */
+  int login_workers;      /* password hashes at once */
+  int db_readers;         /* database reader threads */
+  int commit_batch;       /* largest group commit, messages */
+  int page_size;          /* messages per replay page */
   int shutdown_grace;     /* seconds to finish pending work on SIGTERM */
 };
 
@@ -46,9 +57,5 @@ void srv_config_usage(FILE *out);
 
 /* Writes every setting with its effective value (secrets masked). */
 void srv_config_dump(const struct srv_config *cfg, FILE *out);
-
-/* The default data directory: $HERALD_DATA_DIR, else /var/lib/herald for
- * root, else $XDG_DATA_HOME/herald or ~/.local/share/herald. Heap string. */
-char *srv_default_data_dir(void);
 
 #endif

@@ -31,6 +31,9 @@ void srv_log_set_level(enum srv_log_level level)
 }
 
 static void vlog(enum srv_log_level level, const char *component,
+                 const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void vlog(enum srv_log_level level, const char *component,
                  const char *fmt, va_list ap)
 {
   char line[1024];

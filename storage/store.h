@@ -316,6 +316,206 @@ int store_bot_allow(struct store_conn *c, int64_t bot_id,
                     int64_t conversation_id);
 
 /* ------------------------------------------------------------------------ */
+/* Sessions and principals (chat core). A principal is a user or a bot; a
+ * token (made and hashed by crypto/) identifies one. */
+
+enum store_principal_kind { STORE_PRINCIPAL_USER = 1, STORE_PRINCIPAL_BOT = 2 };
+
+struct store_principal {
+  enum store_principal_kind kind;
+  int64_t id;                          /* users.id or bots.id */
+  char login[STORE_LOGIN_MAX + 1];     /* user login or bot name */
+  char display_name[STORE_NAME_MAX + 1];
+  char time_zone[STORE_TZ_MAX + 1];    /* "UTC" for bots */
+  enum store_role role;                /* users only */
+  int64_t device_id;                   /* the session's device; 0 for bots */
+  int64_t expires_at_ms;               /* session expiry; 0 for bots */
+};
+
+/* What a password login needs. `password_hash` is "" when the user has no
+ * password. STORE_ENOTFOUND 'unknown user "x"' when no such login exists
+ * (the caller must then still spend the time of one verification). */
+struct store_login_info {
+  int64_t user_id;
+  bool active;
+  char password_hash[160];
+};
+int store_login_lookup(struct store_conn *c, const char *login,
+                       struct store_login_info *out);
+
+/* Creates a session for an active user on a device that expires `ttl_s`
+ * (> 0) seconds from now; stores only token_hash. device_name (up to 100
+ * characters; NULL means "") names the installation: a named device of
+ * the user is reused (its row, and so its signing key, survive logging in
+ * again), while "" makes a new device row per login. *out (may be NULL)
+ * receives the principal as store_session_lookup would. Errors:
+ * STORE_ENOTFOUND 'unknown user id N'; STORE_EINVAL 'user "x" is
+ * deactivated', 'device name must be at most 100 characters', a
+ * non-positive or absurd ttl; STORE_EEXISTS when the hash is in use. */
+int store_session_create(struct store_conn *c, int64_t user_id,
+                         const char *device_name,
+                         const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+                         int64_t ttl_s, struct store_principal *out);
+
+/* Resolves a token hash to its principal: an unexpired, unrevoked session
+ * of an active user, or an unrevoked bot. Updates the session's last use
+ * (at most once a minute, so that frequent reconnects cost no writes).
+ * One statement; meant for every connect. STORE_ENOTFOUND 'unknown token'
+ * when the hash is unknown; STORE_EINVAL 'token expired or revoked' when
+ * it is known but no longer valid (expired, revoked, user deactivated, bot
+ * revoked). */
+int store_session_lookup(struct store_conn *c,
+                         const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+                         struct store_principal *out);
+
+/* Revokes the session with this token hash (logout). Revoking twice
+ * succeeds. STORE_ENOTFOUND 'unknown session token' for an unknown hash
+ * (a bot token too: bots have no session to end). */
+int store_session_revoke(struct store_conn *c,
+                         const uint8_t token_hash[STORE_TOKEN_HASH_LEN]);
+
+/* ------------------------------------------------------------------------ */
+/* Messages (chat core). */
+
+enum store_msg_kind { STORE_MSG_TEXT = 1, STORE_MSG_DING = 2, STORE_MSG_CARD = 3 };
+
+/* One message to store. Strings are borrowed for the call. */
+struct store_send {
+  enum store_principal_kind sender_kind;
+  int64_t sender_id;
+  const char *cmid;        /* 1..64 bytes, unique per sender forever */
+  int64_t conversation_id;
+  enum store_msg_kind kind;
+  const char *body;        /* UTF-8 (checked by the caller) */
+  size_t body_len;
+  bool flagged;            /* sender asked for receipts ('flagged' policy) */
+};
+
+/* Per-message outcome of store_send_batch. */
+struct store_send_result {
+  int rc;                  /* STORE_OK, or STORE_ENOTFOUND: not a member
+                              (for a bot: not allowed to post there) or no
+                              such conversation — indistinguishable on
+                              purpose. Rarely, for this message alone:
+                              STORE_EINVAL (a value the database refuses:
+                              cmid not 1-64 bytes, a NUL or invalid UTF-8
+                              in the body, a bad kind), STORE_EUNAVAIL or
+                              STORE_EEXISTS (it kept losing a race with
+                              another transaction; re-sending is safe) */
+  int64_t conversation_id; /* for a duplicate: the original's */
+  int64_t seq;
+  int64_t sent_at_ms;
+  bool tracked;
+  bool dup;                /* (sender, cmid) was stored before: this is the
+                              original message's result */
+};
+
+/* Stores up to n messages in ONE transaction (group commit; one
+ * statement, one round trip) and fills out[0..n-1]. Guarantees:
+ *   - seqs are per-conversation, gapless and increasing, assigned in the
+ *     order of `in`; each conversation's counter row is locked once per
+ *     batch (not per message), in conversation id order, so batches from
+ *     several processes sharing the database neither deadlock nor leave
+ *     gaps;
+ *   - a (sender, cmid) already stored, or repeated earlier in the same
+ *     batch, is not stored again: its result is the original's with dup;
+ *   - a message from a sender who may not post there (a user: not a
+ *     current member, or deactivated; a bot: not allowed there, or
+ *     revoked) gets rc STORE_ENOTFOUND and does not affect the others;
+ *   - a message the database refuses by itself does not affect the others
+ *     either: when the transaction fails for a reason one message can
+ *     cause (bad data; a unique violation because the same sender and
+ *     cmid raced into another conversation on another node; a deadlock),
+ *     it is rolled back and the messages are stored again one transaction
+ *     each, so only the culprit fails (its rc says why, and
+ *     store_errmsg() gives the last such reason even though the call
+ *     succeeded);
+ *   - `tracked` follows the conversation's policy ('all': true, 'off':
+ *     false, 'flagged': the sender's flag; DINGs always true).
+ * Returns STORE_OK when every message has its outcome in out (individual
+ * rc's may be errors), STORE_EUNAVAIL when the connection failed (the
+ * outcome is then unknown: re-sending is safe because of the cmid rule),
+ * STORE_EINVAL when the bodies add up to more than 512 MiB, or
+ * STORE_EINTERNAL (e.g. the schema is not migrated); out is untouched
+ * then. Apart from the one-by-one fallback above, never partially
+ * commits. n may be 0. Strings in `in` are borrowed for the call. */
+int store_send_batch(struct store_conn *c, const struct store_send *in,
+                     size_t n, struct store_send_result *out);
+
+/* A stored message, as read back. */
+struct store_message {
+  int64_t conversation_id;
+  int64_t seq;
+  enum store_principal_kind sender_kind;
+  int64_t sender_id;
+  char cmid[65];
+  enum store_msg_kind kind;
+  char *body;              /* malloc'd, NUL-terminated; see body_len */
+  size_t body_len;
+  bool tracked;
+  int64_t sent_at_ms;
+};
+
+/* Frees the bodies and the array from store_messages_*(). Takes NULL. */
+void store_messages_free(struct store_message *m, size_t n);
+
+/* Messages of a conversation with after < seq <= upto (upto 0: no upper
+ * bound), ascending, at most `limit` (>= 1, else STORE_EINVAL), and at most
+ * `max_bytes` of bodies (0: no byte bound; at least one message is
+ * returned even if it alone is larger). The reader (a user who is a
+ * current member, or an unrevoked bot allowed in the conversation) must
+ * be a member: otherwise STORE_ENOTFOUND 'unknown conversation id N',
+ * exactly as for an unknown conversation. On success *out is a malloc'd
+ * array of *n messages (NULL when n is 0); free it with
+ * store_messages_free(). One statement. */
+int store_messages_after(struct store_conn *c,
+                         enum store_principal_kind reader_kind,
+                         int64_t reader_id, int64_t conversation_id,
+                         int64_t after, int64_t upto, size_t limit,
+                         size_t max_bytes, struct store_message **out,
+                         size_t *n);
+
+/* Older history: the newest `limit` (>= 1) messages with seq < before
+ * (before 0: the newest of all), returned in ASCENDING order. Same
+ * membership rule, errors and ownership as store_messages_after. */
+int store_messages_before(struct store_conn *c,
+                          enum store_principal_kind reader_kind,
+                          int64_t reader_id, int64_t conversation_id,
+                          int64_t before, size_t limit,
+                          struct store_message **out, size_t *n);
+
+/* A conversation as its member sees it. */
+struct store_conv_summary {
+  int64_t id;
+  bool direct;
+  char title[STORE_TITLE_MAX + 1];   /* for a direct conversation: the other
+                                        user's display name (one's own for
+                                        a note-to-self) */
+  enum store_member_role role;
+  enum store_tracking tracking;
+  int64_t last_seq;
+  int64_t joined_seq;
+  int64_t read_seq;
+  int64_t member_count;
+};
+
+/* The conversations a principal belongs to (a user: current memberships;
+ * a bot: those it may post to, none once revoked), ordered by id; free
+ * *out with free() (NULL when n is 0). For a bot, role is STORE_MEMBER and
+ * the markers are 0; a direct conversation is titled with both names. */
+int store_principal_conversations(struct store_conn *c,
+                                  enum store_principal_kind kind, int64_t id,
+                                  struct store_conv_summary **out, size_t *n);
+
+/* One conversation's summary for a principal: STORE_ENOTFOUND 'unknown
+ * conversation id N' when it is not a member, exactly as when the
+ * conversation does not exist. */
+int store_conversation_get(struct store_conn *c,
+                           enum store_principal_kind kind, int64_t id,
+                           int64_t conversation_id,
+                           struct store_conv_summary *out);
+
+/* ------------------------------------------------------------------------ */
 /* The embedded PostgreSQL cluster.
  *
  * Layout under the data directory DIR:

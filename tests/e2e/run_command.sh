@@ -5,7 +5,7 @@
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 export HERALD_DATA_DIR=$T/data HERALD_LISTEN=127.0.0.1:0
-ctl="$root/build/release/clients/heraldctl --data-dir $HERALD_DATA_DIR"
+ctl="$root/build/release/bin/heraldctl --data-dir $HERALD_DATA_DIR"
 
 run_once() { # logfile — starts scripts/run.sh, waits until it listens
   SERVER_LOG=$1

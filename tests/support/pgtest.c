@@ -178,3 +178,20 @@ void pgtest_exec(const char *conninfo, const char *sql)
   PQclear(r);
   PQfinish(c);
 }
+
+long long pgtest_query_int(const char *conninfo, const char *sql)
+{
+  PGconn *c = PQconnectdb(conninfo);
+  PGresult *r;
+  long long v;
+
+  if (PQstatus(c) != CONNECTION_OK)
+    CHECK_FAIL("pgtest: cannot connect: %s", PQerrorMessage(c));
+  r = PQexec(c, sql);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1)
+    CHECK_FAIL("pgtest: %s: %s", sql, PQerrorMessage(c));
+  v = PQgetisnull(r, 0, 0) ? 0 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+  PQclear(r);
+  PQfinish(c);
+  return v;
+}

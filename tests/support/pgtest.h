@@ -33,4 +33,8 @@ void pgtest_exec(const char *conninfo, const char *sql);
  * PostgreSQL refused it, copying its SQLSTATE (6 bytes) into state. */
 int pgtest_try(const char *conninfo, const char *sql, char state[6]);
 
+/* Runs a query and returns the first column of its first row as an
+ * integer (NULL gives 0). Fails the test on error or no row. */
+long long pgtest_query_int(const char *conninfo, const char *sql);
+
 #endif

@@ -1,0 +1,316 @@
+/*
+ * delivery.c — ordered, gapless delivery of conversation messages to
+ * sessions, live and replayed (see delivery_int.h for the model).
+ */
+#include "delivery_int.h"
+#include "dbpool_int.h"
+#include "log_int.h"
+#include "server_int.h"
+#include "session_int.h"
+
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The sessions subscribed to one conversation. */
+struct srv_subs {
+  struct srv_session **v;
+  unsigned n, cap;
+};
+
+/* Bodies in one replay page stay under this, so a page frame stays well
+ * below the frame size clients must accept (welcome.lim.sframe). */
+#define PAGE_BODY_BYTES (512 * 1024)
+
+struct fill_job {
+  struct srv_dbjob job;
+  struct srv_session *s;       /* holds a reference */
+  int64_t conv;
+  int64_t after;
+  size_t limit;
+  struct store_message *msgs;
+  size_t n;
+};
+
+static void fill_start(struct srv_server *srv, struct srv_session *s,
+                       struct srv_conv_pos *pos);
+
+int64_t srv_delivery_last(struct srv_server *srv, int64_t conv)
+{
+  return (int64_t)(intptr_t)srv_intmap_get(&srv->conv_last, conv);
+}
+
+static void note_last(struct srv_server *srv, int64_t conv, int64_t seq)
+{
+  if (seq > srv_delivery_last(srv, conv))
+    srv_intmap_put(&srv->conv_last, conv, (void *)(intptr_t)seq);
+}
+
+void srv_msg_from_store(struct proto_msg *out, const struct store_message *m)
+{
+  memset(out, 0, sizeof(*out));
+  out->conv = (uint64_t)m->conversation_id;
+  out->seq = (uint64_t)m->seq;
+  out->from = (uint64_t)m->sender_id;
+  out->from_kind = m->sender_kind == STORE_PRINCIPAL_BOT ? PROTO_ACTOR_BOT
+                                                         : PROTO_ACTOR_USER;
+  out->cmid = (struct proto_str){m->cmid, strlen(m->cmid)};
+  out->kind = m->kind == STORE_MSG_DING   ? PROTO_KIND_DING
+              : m->kind == STORE_MSG_CARD ? PROTO_KIND_CARD
+                                          : PROTO_KIND_TEXT;
+  out->body = (struct proto_str){m->body, m->body_len};
+  out->ts = (uint64_t)m->sent_at_ms;
+  out->tracked = m->tracked;
+}
+
+static void sync_conv_done(struct srv_session *s, struct srv_conv_pos *pos)
+{
+  struct proto_frame f;
+
+  if (!pos->in_sync)
+    return;
+  pos->in_sync = 0;
+  pos->req = 0;
+  if (--s->sync_pending > 0 || !s->syncing)
+    return;
+  s->syncing = 0;
+  proto_frame_init(&f, PROTO_T_SYNCED);
+  f.id = s->sync_id;
+  f.u.synced.feed = 0;   /* the feed arrives with receipts (issue 4) */
+  srv_session_send(s, &f);
+}
+
+/* A sync failed (the database went away): tell the client once and stop
+ * counting; live delivery and later fills continue. */
+static void sync_abort(struct srv_session *s, int code)
+{
+  if (!s->syncing)
+    return;
+  s->syncing = 0;
+  s->sync_pending = 0;
+  for (size_t i = 0; i < s->pos.cap; i++) {
+    struct srv_conv_pos *p = s->pos.slots[i].val;
+    if (s->pos.slots[i].key && p) {
+      p->in_sync = 0;
+      p->req = 0;
+    }
+  }
+  srv_session_send_error(s, s->sync_id, code, NULL, NULL);
+}
+
+static void fill_run(struct srv_dbjob *job, struct store_conn *conn)
+{
+  struct fill_job *fj = (struct fill_job *)job;
+  struct srv_session *s = fj->s;
+
+  if (!conn) {
+    job->rc = STORE_EUNAVAIL;
+    return;
+  }
+  job->rc = store_messages_after(conn,
+                                 s->bot_id ? STORE_PRINCIPAL_BOT
+                                           : STORE_PRINCIPAL_USER,
+                                 s->bot_id ? s->bot_id : s->uid, fj->conv,
+                                 fj->after, 0, fj->limit, PAGE_BODY_BYTES,
+                                 &fj->msgs, &fj->n);
+}
+
+static void fill_done(struct srv_dbjob *job)
+{
+  struct fill_job *fj = (struct fill_job *)job;
+  struct srv_session *s = fj->s;
+  struct srv_server *srv = s->srv;
+  struct srv_conv_pos *pos = srv_session_open(s)
+                                 ? srv_session_pos(s, fj->conv, 0) : NULL;
+  struct proto_msg *items = NULL;
+  struct proto_frame f;
+  size_t k = 0;
+
+  s->inflight--;
+  if (!pos)
+    goto out;
+  pos->filling = 0;
+  if (job->rc == STORE_ENOTFOUND) {
+    /* No longer a member: stop delivering this conversation. */
+    sync_conv_done(s, pos);
+    goto out;
+  }
+  if (job->rc != STORE_OK) {
+    srv_warn("delivery", "fill of conversation %lld failed: %s",
+             (long long)fj->conv, store_strerror(job->rc));
+    sync_abort(s, PROTO_E_DB_UNAVAILABLE);
+    goto out;
+  }
+  if (fj->n > 0 && (items = calloc(fj->n, sizeof(*items)))) {
+    for (size_t i = 0; i < fj->n; i++) {
+      if (fj->msgs[i].seq != pos->sent + (int64_t)k + 1)
+        continue;   /* already sent live meanwhile */
+      srv_msg_from_store(&items[k++], &fj->msgs[i]);
+    }
+  }
+  if (k > 0) {
+    int64_t sent = (int64_t)items[k - 1].seq;
+
+    note_last(srv, fj->conv, sent);
+    if (sent > pos->target)
+      pos->target = sent;
+    proto_frame_init(&f, PROTO_T_PAGE);
+    f.id = pos->req;
+    f.u.page.conv = (uint64_t)fj->conv;
+    f.u.page.msgs = items;
+    f.u.page.nmsgs = k;
+    f.u.page.more = fj->n == fj->limit || pos->target > sent;
+    if (srv_session_send(s, &f) != 0)
+      goto out;
+    pos->sent = sent;
+  }
+  if (fj->n == fj->limit || pos->target > pos->sent)
+    fill_start(srv, s, pos);
+  else
+    sync_conv_done(s, pos);
+out:
+  free(items);
+  store_messages_free(fj->msgs, fj->n);
+  srv_session_unref(s);
+  free(fj);
+}
+
+static void fill_start(struct srv_server *srv, struct srv_session *s,
+                       struct srv_conv_pos *pos)
+{
+  struct fill_job *fj;
+
+  if (pos->filling || !srv_session_open(s))
+    return;
+  if (!(fj = calloc(1, sizeof(*fj)))) {
+    srv_session_kill(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+    return;
+  }
+  fj->job.run = fill_run;
+  fj->job.done = fill_done;
+  fj->s = srv_session_ref(s);
+  fj->conv = pos->conv;
+  fj->after = pos->sent;
+  fj->limit = (size_t)srv->cfg->page_size;
+  pos->filling = 1;
+  s->inflight++;
+  srv_dbpool_submit(srv->reader, &fj->job);
+}
+
+int srv_delivery_subscribe(struct srv_server *srv, struct srv_session *s,
+                           int64_t conv, int64_t after, int64_t known_last,
+                           uint64_t req, int in_sync)
+{
+  struct srv_conv_pos *pos = srv_session_pos(s, conv, 0);
+  struct srv_subs *sub;
+  int64_t last = known_last;
+
+  if (!pos) {
+    if (!(pos = srv_session_pos(s, conv, 1)))
+      return -1;
+    if (!(sub = srv_intmap_get(&srv->subs, conv))) {
+      if (!(sub = calloc(1, sizeof(*sub))) ||
+          srv_intmap_put(&srv->subs, conv, sub) != 0) {
+        free(sub);
+        return -1;
+      }
+    }
+    if (sub->n == sub->cap) {
+      unsigned cap = sub->cap ? sub->cap * 2 : 4;
+      struct srv_session **v = realloc(sub->v, cap * sizeof(*v));
+      if (!v)
+        return -1;
+      sub->v = v;
+      sub->cap = cap;
+    }
+    sub->v[sub->n++] = s;
+    pos->sent = after;
+  } else if (after > pos->sent && !pos->filling) {
+    pos->sent = after;
+  }
+  /* A commit published between the database's answer and now is already
+   * in conv_last: include it, or it would wait for the next message. */
+  if (srv_delivery_last(srv, conv) > last)
+    last = srv_delivery_last(srv, conv);
+  if (last > pos->target)
+    pos->target = last;
+  if (pos->target > pos->sent) {
+    if (in_sync && !pos->in_sync) {
+      pos->in_sync = 1;
+      pos->req = req;
+      s->sync_pending++;
+    }
+    fill_start(srv, s, pos);
+  }
+  return 0;
+}
+
+void srv_delivery_unsubscribe_all(struct srv_server *srv,
+                                  struct srv_session *s)
+{
+  for (size_t i = 0; i < s->pos.cap; i++) {
+    struct srv_subs *sub;
+    int64_t conv = s->pos.slots[i].key;
+
+    if (!conv || !(sub = srv_intmap_get(&srv->subs, conv)))
+      continue;
+    for (unsigned j = 0; j < sub->n; j++) {
+      if (sub->v[j] == s) {
+        sub->v[j] = sub->v[--sub->n];
+        break;
+      }
+    }
+    if (sub->n == 0) {
+      srv_intmap_del(&srv->subs, conv);
+      free(sub->v);
+      free(sub);
+    }
+  }
+}
+
+void srv_delivery_publish(struct srv_server *srv, int64_t conv, int64_t seq,
+                          struct proto_shared *frame)
+{
+  struct srv_subs *sub = srv_intmap_get(&srv->subs, conv);
+
+  note_last(srv, conv, seq);
+  if (!sub)
+    return;
+  /* Iterate backwards: a session killed for a full queue is removed from
+   * this array only when lws closes it later, so indexes stay valid. */
+  for (unsigned i = sub->n; i-- > 0;) {
+    struct srv_session *s = sub->v[i];
+    struct srv_conv_pos *pos = srv_session_pos(s, conv, 0);
+
+    if (!pos || !srv_session_open(s) || seq <= pos->sent)
+      continue;
+    if (seq == pos->sent + 1 && !pos->filling) {
+      if (srv_session_queue(s, frame) == 0)
+        pos->sent = seq;
+      continue;
+    }
+    if (seq > pos->target)
+      pos->target = seq;
+    fill_start(srv, s, pos);
+  }
+}
+
+void srv_delivery_hint(struct srv_server *srv, int64_t conv, int64_t seq)
+{
+  struct srv_subs *sub = srv_intmap_get(&srv->subs, conv);
+
+  note_last(srv, conv, seq);
+  if (!sub)
+    return;
+  for (unsigned i = sub->n; i-- > 0;) {
+    struct srv_session *s = sub->v[i];
+    struct srv_conv_pos *pos = srv_session_pos(s, conv, 0);
+
+    if (!pos || !srv_session_open(s) || seq <= pos->sent)
+      continue;
+    if (seq > pos->target)
+      pos->target = seq;
+    fill_start(srv, s, pos);
+  }
+}

@@ -1,0 +1,57 @@
+/*
+ * delivery_int.h — getting every conversation's messages to every
+ * subscribed session in seq order with no gap and no duplicate, live and
+ * replayed.
+ *
+ * Each session keeps, per conversation, the highest seq it was sent
+ * (struct srv_conv_pos). A committed message is queued to a session only
+ * when it is exactly the next seq and no replay of that conversation is
+ * running; otherwise the session fills the gap from the database ("fill"),
+ * page by page, until it has caught up with the highest seq known to exist.
+ * Replay after `sync` is the same fill. So the hand-over from replay to
+ * live traffic needs no special case: live messages that arrive during a
+ * fill only raise its target.
+ *
+ * Loop thread only.
+ */
+#ifndef HERALD_SRV_DELIVERY_INT_H
+#define HERALD_SRV_DELIVERY_INT_H
+
+#include <stdint.h>
+
+#include "proto.h"
+
+struct srv_server;
+struct srv_session;
+struct store_message;
+
+/* Subscribes `s` to conversation `conv` with nothing sent after `after`,
+ * and starts a fill when messages after it exist or may exist. `req` is
+ * the sync request id the pages carry (0 for none); with `in_sync` the
+ * conversation counts towards the session's sync completion. Returns 0 or
+ * -1 (out of memory). */
+int srv_delivery_subscribe(struct srv_server *srv, struct srv_session *s,
+                           int64_t conv, int64_t after, int64_t known_last,
+                           uint64_t req, int in_sync);
+
+/* Removes `s` from every conversation it is subscribed to (on close). */
+void srv_delivery_unsubscribe_all(struct srv_server *srv,
+                                  struct srv_session *s);
+
+/* A message was committed: `frame` is its encoded "msg" (shared; this
+ * takes references as needed). */
+void srv_delivery_publish(struct srv_server *srv, int64_t conv, int64_t seq,
+                          struct proto_shared *frame);
+
+/* Message `seq` of `conv` exists but its frame is not at hand (a re-send
+ * whose first commit was never published, or a commit on another node):
+ * sessions behind it fill from the database. */
+void srv_delivery_hint(struct srv_server *srv, int64_t conv, int64_t seq);
+
+/* The highest seq of `conv` this process has seen committed, or 0. */
+int64_t srv_delivery_last(struct srv_server *srv, int64_t conv);
+
+/* Fills a proto_msg from a stored message (strings borrowed from `m`). */
+void srv_msg_from_store(struct proto_msg *out, const struct store_message *m);
+
+#endif

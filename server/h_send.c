@@ -1,0 +1,168 @@
+/*
+ * h_send.c — send: check, group-commit, acknowledge, publish.
+ *
+ * Every send becomes a job on the writer pool, whose single thread takes
+ * everything waiting (up to commit-batch messages) and stores it with one
+ * store_send_batch() call: one transaction, seqs assigned per conversation
+ * in order. Only after that commit is the sender acknowledged, and then the
+ * message is published to the subscribed sessions. Because the one writer
+ * commits batches in order and their done() callbacks run in order, each
+ * conversation is published in seq order.
+ */
+#include "dbpool_int.h"
+#include "delivery_int.h"
+#include "dispatch_int.h"
+#include "log_int.h"
+#include "server_int.h"
+#include "session_int.h"
+
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Sends waiting for the writer beyond this are refused with a retryable
+ * TOO_MANY_REQUESTS: memory stays bounded when the database is slow. */
+#define SEND_QUEUE_MAX 65536
+
+struct send_job {
+  struct srv_dbjob job;
+  struct srv_session *s;       /* holds a reference */
+  uint64_t req;
+  struct store_send in;
+  struct store_send_result out;
+  char cmid[PROTO_CMID_MAX + 1];
+  char *body;                  /* owned copy */
+};
+
+void srv_send_batch(struct srv_dbjob **jobs, int n, struct store_conn *conn)
+{
+  struct store_send *in = malloc((size_t)n * sizeof(*in));
+  struct store_send_result *out = calloc((size_t)n, sizeof(*out));
+  int rc = STORE_EUNAVAIL;
+
+  if (!in || !out) {
+    rc = STORE_EINTERNAL;
+    goto out;
+  }
+  for (int i = 0; i < n; i++)
+    in[i] = ((struct send_job *)jobs[i])->in;
+  if (conn)
+    rc = store_send_batch(conn, in, (size_t)n, out);
+out:
+  for (int i = 0; i < n; i++) {
+    struct send_job *sj = (struct send_job *)jobs[i];
+    sj->job.rc = rc;
+    if (rc == STORE_OK)
+      sj->out = out[i];
+  }
+  free(in);
+  free(out);
+}
+
+static void publish(struct srv_server *srv, struct send_job *sj)
+{
+  struct proto_frame f;
+  struct proto_shared *sh;
+  struct proto_msg *m = &f.u.msg;
+
+  proto_frame_init(&f, PROTO_T_MSG);
+  m->conv = (uint64_t)sj->out.conversation_id;
+  m->seq = (uint64_t)sj->out.seq;
+  m->from = (uint64_t)sj->in.sender_id;
+  m->from_kind = sj->in.sender_kind == STORE_PRINCIPAL_BOT ? PROTO_ACTOR_BOT
+                                                           : PROTO_ACTOR_USER;
+  m->cmid = (struct proto_str){sj->cmid, strlen(sj->cmid)};
+  m->kind = PROTO_KIND_TEXT;
+  m->body = (struct proto_str){sj->body, sj->in.body_len};
+  m->ts = (uint64_t)sj->out.sent_at_ms;
+  m->tracked = sj->out.tracked;
+  if (proto_encode_shared(&f, LWS_PRE, &sh) != 0) {
+    /* Cannot happen for a validated send; sessions fill from the store. */
+    srv_err("send", "cannot encode message %lld/%lld",
+            (long long)sj->out.conversation_id, (long long)sj->out.seq);
+    srv_delivery_hint(srv, sj->out.conversation_id, sj->out.seq);
+    return;
+  }
+  srv_delivery_publish(srv, sj->out.conversation_id, sj->out.seq, sh);
+  proto_shared_unref(sh);
+}
+
+static void send_done(struct srv_dbjob *job)
+{
+  struct send_job *sj = (struct send_job *)job;
+  struct srv_session *s = sj->s;
+  struct srv_server *srv = s->srv;
+  struct proto_frame f;
+
+  s->inflight--;
+  if (job->rc != STORE_OK) {
+    srv_reply_error(s, sj->req, srv_code_from_store(job->rc), NULL, NULL);
+    goto out;
+  }
+  if (sj->out.rc != STORE_OK) {
+    int nf = sj->out.rc == STORE_ENOTFOUND;
+    srv_reply_error(s, sj->req, srv_code_from_store(sj->out.rc),
+                    nf ? "conv" : NULL,
+                    nf ? "no such conversation, or not a member" : NULL);
+    goto out;
+  }
+  /* Acknowledge first: the sender learns its seq before its own copy. */
+  if (srv_session_open(s)) {
+    proto_frame_init(&f, PROTO_T_ACK);
+    f.id = sj->req;
+    f.u.ack.cmid = (struct proto_str){sj->cmid, strlen(sj->cmid)};
+    f.u.ack.conv = (uint64_t)sj->out.conversation_id;
+    f.u.ack.seq = (uint64_t)sj->out.seq;
+    f.u.ack.ts = (uint64_t)sj->out.sent_at_ms;
+    f.u.ack.dup = sj->out.dup;
+    srv_session_send(s, &f);
+  }
+  if (sj->out.dup)
+    srv_delivery_hint(srv, sj->out.conversation_id, sj->out.seq);
+  else
+    publish(srv, sj);
+out:
+  srv_session_unref(s);
+  free(sj->body);
+  free(sj);
+}
+
+int srv_h_send(struct srv_session *s, const struct proto_frame *f)
+{
+  struct srv_server *srv = s->srv;
+  const struct proto_send *in = &f->u.send;
+  struct send_job *sj;
+
+  if (in->kind != PROTO_KIND_TEXT) {
+    srv_reply_error(s, f->id, PROTO_E_BAD_VALUE, "kind",
+                    "only text messages are supported by this server yet");
+    return 0;
+  }
+  if (in->body.len > (size_t)srv->cfg->max_body)
+    return PROTO_E_BODY_TOO_LARGE;
+  if (srv_dbpool_pending(srv->writer) >= SEND_QUEUE_MAX)
+    return PROTO_E_TOO_MANY_REQUESTS;
+  if (!(sj = calloc(1, sizeof(*sj))) ||
+      !(sj->body = malloc(in->body.len + 1))) {
+    free(sj);
+    return PROTO_E_NOMEM;
+  }
+  memcpy(sj->body, in->body.p, in->body.len);
+  sj->body[in->body.len] = '\0';
+  memcpy(sj->cmid, in->cmid.p, in->cmid.len);   /* ≤ 64, checked by decode */
+  sj->job.done = send_done;
+  sj->s = srv_session_ref(s);
+  sj->req = f->id;
+  sj->in.sender_kind = s->bot_id ? STORE_PRINCIPAL_BOT : STORE_PRINCIPAL_USER;
+  sj->in.sender_id = s->bot_id ? s->bot_id : s->uid;
+  sj->in.cmid = sj->cmid;
+  sj->in.conversation_id = (int64_t)in->conv;
+  sj->in.kind = STORE_MSG_TEXT;
+  sj->in.body = sj->body;
+  sj->in.body_len = in->body.len;
+  sj->in.flagged = in->tracked;
+  s->inflight++;
+  srv_dbpool_submit(srv->writer, &sj->job);
+  return 0;
+}

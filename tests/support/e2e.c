@@ -1,0 +1,269 @@
+/*
+ * e2e.c — heraldd as a child process, with its own database and port (see
+ * e2e.h).
+ */
+#include "e2e.h"
+#include "check.h"
+#include "pgtest.h"
+
+#include "hcrypto.h"
+#include "store.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SERVERS 8
+
+static struct e2e_server *servers[MAX_SERVERS];
+static int nservers;
+
+uint64_t e2e_now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void e2e_dump_logs(void)
+{
+  for (int i = 0; i < nservers; i++) {
+    char cmd[400];
+    fprintf(stderr, "---- %s (last 40 lines) ----\n", servers[i]->log);
+    snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", servers[i]->log);
+    if (system(cmd) != 0)
+      fprintf(stderr, "(no log)\n");
+  }
+}
+
+static void at_exit(void)
+{
+  for (int i = 0; i < nservers; i++) {
+    if (servers[i]->pid > 0) {
+      kill(servers[i]->pid, SIGKILL);
+      waitpid(servers[i]->pid, NULL, 0);
+      servers[i]->pid = 0;
+    }
+  }
+}
+
+/* A port the kernel says is free now; heraldd binds it with SO_REUSEADDR,
+ * and later starts reuse it. */
+static int free_port(void)
+{
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+      getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+    CHECK_FAIL("cannot find a free port: %s", strerror(errno));
+  port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+void e2e_server_init(struct e2e_server *srv)
+{
+  static int registered;
+
+  memset(srv, 0, sizeof(*srv));
+  pgtest_db_new(srv->db, sizeof(srv->db));
+  srv->port = free_port();
+  snprintf(srv->url, sizeof(srv->url), "ws://127.0.0.1:%d", srv->port);
+  snprintf(srv->log, sizeof(srv->log), "%s/heraldd-%d-%d.log",
+           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(),
+           nservers);
+  unlink(srv->log);
+  if (nservers < MAX_SERVERS)
+    servers[nservers++] = srv;
+  if (!registered) {
+    registered = 1;
+    atexit(at_exit);
+  }
+  if (hcr_init() != HCR_OK)
+    CHECK_FAIL("libsodium init failed");
+}
+
+static int log_count(const char *path, const char *needle)
+{
+  FILE *f = fopen(path, "r");
+  char line[2048];
+  int n = 0;
+
+  if (!f)
+    return 0;
+  while (fgets(line, sizeof(line), f))
+    if (strstr(line, needle))
+      n++;
+  fclose(f);
+  return n;
+}
+
+void e2e_server_start(struct e2e_server *srv, const char *const *extra)
+{
+  const char *bin = getenv("HERALDD");
+  char listen[32];
+  const char *argv[64];
+  int argc = 0, fd;
+  uint64_t deadline;
+
+  if (!bin)
+    CHECK_FAIL("HERALDD is not set");
+  snprintf(listen, sizeof(listen), "127.0.0.1:%d", srv->port);
+  argv[argc++] = bin;
+  argv[argc++] = "--db";
+  argv[argc++] = srv->db;
+  argv[argc++] = "--listen";
+  argv[argc++] = listen;
+  for (; extra && *extra && argc < 62; extra++)
+    argv[argc++] = *extra;
+  argv[argc] = NULL;
+
+  srv->starts++;
+  srv->pid = fork();
+  if (srv->pid < 0)
+    CHECK_FAIL("fork: %s", strerror(errno));
+  if (srv->pid == 0) {
+    fd = open(srv->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    execv(bin, (char *const *)argv);
+    _exit(127);
+  }
+  deadline = e2e_now_ms() + 30000;
+  while (log_count(srv->log, "listening on") < srv->starts) {
+    int st;
+    if (waitpid(srv->pid, &st, WNOHANG) == srv->pid) {
+      srv->pid = 0;
+      e2e_dump_logs();
+      CHECK_FAIL("heraldd exited during start-up (status %d)", st);
+    }
+    if (e2e_now_ms() > deadline) {
+      e2e_dump_logs();
+      CHECK_FAIL("heraldd did not listen within 30 s");
+    }
+    usleep(20000);
+  }
+}
+
+int e2e_server_signal(struct e2e_server *srv, int sig)
+{
+  int st = 0;
+
+  if (srv->pid <= 0)
+    return -1;
+  kill(srv->pid, sig);
+  waitpid(srv->pid, &st, 0);
+  srv->pid = 0;
+  return st;
+}
+
+void e2e_server_stop(struct e2e_server *srv)
+{
+  int st = e2e_server_signal(srv, SIGTERM);
+
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    e2e_dump_logs();
+    CHECK_FAIL("heraldd did not exit cleanly after SIGTERM (status 0x%x)", st);
+  }
+}
+
+long e2e_server_rss_kb(const struct e2e_server *srv)
+{
+  char path[64], line[256];
+  long kb = -1;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)srv->pid);
+  if (!(f = fopen(path, "r")))
+    return -1;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+      break;
+  fclose(f);
+  return kb;
+}
+
+static struct store_conn *conn_of(struct e2e_server *srv)
+{
+  struct store_conn *c = NULL;
+  int applied;
+
+  if (store_connect(srv->db, &c) != STORE_OK)
+    CHECK_FAIL("connect: %s", store_errmsg(c));
+  if (store_migrate(c, &applied) != STORE_OK)
+    CHECK_FAIL("migrate: %s", store_errmsg(c));
+  return c;
+}
+
+static void fill_user(struct store_user_new *u, const char *login,
+                      char hash[HCR_PWHASH_LEN])
+{
+  char pw[128];
+
+  snprintf(pw, sizeof(pw), "pw-%s", login);
+  if (hcr_password_hash(pw, hash) != HCR_OK)
+    CHECK_FAIL("password hash failed");
+  memset(u, 0, sizeof(*u));
+  u->login = login;
+  u->display_name = login;
+  u->password_hash = hash;
+  u->time_zone = "UTC";
+  u->role = STORE_ROLE_STAFF;
+}
+
+int64_t e2e_org(struct e2e_server *srv, const char *admin_login)
+{
+  struct store_conn *c = conn_of(srv);
+  struct store_user_new u;
+  char hash[HCR_PWHASH_LEN];
+  int64_t id = 0;
+
+  fill_user(&u, admin_login, hash);
+  if (store_org_init(c, "Test Org", &u, &id) != STORE_OK)
+    CHECK_FAIL("org init: %s", store_errmsg(c));
+  store_close(c);
+  return id;
+}
+
+int64_t e2e_user(struct e2e_server *srv, const char *login)
+{
+  struct store_conn *c = conn_of(srv);
+  struct store_user_new u;
+  char hash[HCR_PWHASH_LEN];
+  int64_t id = 0;
+
+  fill_user(&u, login, hash);
+  if (store_user_add(c, &u, &id) != STORE_OK)
+    CHECK_FAIL("user add %s: %s", login, store_errmsg(c));
+  store_close(c);
+  return id;
+}
+
+int64_t e2e_group(struct e2e_server *srv, const char *title, int64_t owner,
+                  const int64_t *members, size_t n)
+{
+  struct store_conn *c = conn_of(srv);
+  int64_t id = 0;
+
+  if (store_group_create(c, title, owner, STORE_TRACK_ALL, members, n, &id) !=
+      STORE_OK)
+    CHECK_FAIL("group create %s: %s", title, store_errmsg(c));
+  store_close(c);
+  return id;
+}
+
+long long e2e_query_int(struct e2e_server *srv, const char *sql)
+{
+  return pgtest_query_int(srv->db, sql);
+}

@@ -1,0 +1,64 @@
+/*
+ * e2e.h — the real heraldd as a child process of a C end-to-end test.
+ *
+ * Each server gets its own fresh database (pgtest.h) and a fixed loopback
+ * port chosen once, so a test can kill -9 it and start it again where its
+ * clients will reconnect. The server's log goes to a file that is printed
+ * when a check fails (e2e_dump_logs). Organisation fixtures are made
+ * through storage directly, which is fast and needs no server.
+ *
+ * Single-threaded test code only.
+ */
+#ifndef HERALD_E2E_H
+#define HERALD_E2E_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct e2e_server {
+  char db[512];          /* conninfo of its database */
+  int port;
+  char url[64];          /* ws://127.0.0.1:PORT */
+  char log[256];         /* its log file */
+  pid_t pid;             /* 0 when not running */
+  int starts;            /* how many times it was started */
+};
+
+/* Makes a database and picks a port. Does not start the server. */
+void e2e_server_init(struct e2e_server *srv);
+
+/* Starts heraldd (path from env HERALDD) with --db, --listen and the extra
+ * arguments (NULL-terminated list, may be NULL); returns when it listens.
+ * Fails the test when it does not start within 30 s. */
+void e2e_server_start(struct e2e_server *srv, const char *const *extra);
+
+/* Sends `sig`; for SIGKILL returns at once after reaping, otherwise waits
+ * for the exit and returns its status (as from waitpid). */
+int e2e_server_signal(struct e2e_server *srv, int sig);
+
+/* SIGTERM and require exit status 0 (a clean shutdown). */
+void e2e_server_stop(struct e2e_server *srv);
+
+/* Resident memory of the server in KiB (from /proc), or -1. */
+long e2e_server_rss_kb(const struct e2e_server *srv);
+
+/* Fixtures through storage: the org with an admin, users and groups.
+ * Passwords are "pw-" followed by the login. Return ids. */
+int64_t e2e_org(struct e2e_server *srv, const char *admin_login);
+int64_t e2e_user(struct e2e_server *srv, const char *login);
+int64_t e2e_group(struct e2e_server *srv, const char *title, int64_t owner,
+                  const int64_t *members, size_t n);
+
+/* Runs a query on the server's database and returns the first column of
+ * the first row as an integer (for checks like "count(*)"). */
+long long e2e_query_int(struct e2e_server *srv, const char *sql);
+
+/* Prints the tail of every server log of this process to stderr. Called
+ * automatically at exit when the test failed. */
+void e2e_dump_logs(void);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+uint64_t e2e_now_ms(void);
+
+#endif
