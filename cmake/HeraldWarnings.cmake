@@ -5,5 +5,8 @@ function(herald_warnings target)
     -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes
     -Wmissing-prototypes -Werror=implicit-function-declaration
     -Wno-unused-parameter)
+  if(HERALD_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
   target_compile_definitions(${target} PRIVATE _GNU_SOURCE)
 endfunction()

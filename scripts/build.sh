@@ -13,7 +13,7 @@ case "$kind" in
       -DHERALD_TESTS=OFF >/dev/null ;;
   test)
     cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
-      -DHERALD_SANITIZE=ON -DHERALD_FUZZ=ON >/dev/null ;;
+      -DHERALD_SANITIZE=ON -DHERALD_FUZZ=ON -DHERALD_WERROR=ON >/dev/null ;;
   *) echo "usage: $0 release|test" >&2; exit 2 ;;
 esac
 cmake --build "build/$kind" -j "$jobs"

@@ -13,6 +13,10 @@
 
 #include <string.h>
 
+/* Requests of one connection waiting for the database; beyond this the
+ * connection is told to slow down instead of growing server memory. */
+#define INFLIGHT_MAX 4096
+
 enum {
   ROUTE_PREAUTH = 1,     /* allowed before authentication */
   ROUTE_PEOPLE = 2,      /* not for bots (BOT_AS_USER) */
@@ -111,6 +115,8 @@ void srv_dispatch(struct srv_session *s, const uint8_t *buf, size_t len)
     rc = PROTO_E_BOT_AS_USER;
   } else if (s->srv->stopping && f.type != PROTO_T_PING) {
     rc = PROTO_E_SHUTTING_DOWN;
+  } else if (s->inflight >= INFLIGHT_MAX) {
+    rc = PROTO_E_TOO_MANY_REQUESTS;
   } else {
     rc = r->fn(s, &f);
   }

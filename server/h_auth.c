@@ -83,6 +83,9 @@ static void send_welcome(struct srv_session *s, struct auth_job *aj)
   }
   w->now = srv_now_ms();
   w->tz = (struct proto_str){aj->who.time_zone, strlen(aj->who.time_zone)};
+  /* Quiet hours are computed by the quiet-hours engine (a later issue);
+   * until then the state says "not in quiet hours" in the user's zone. */
+  w->quiet.tz = w->tz;
   w->lim.frame = (uint64_t)cfg->max_frame;
   w->lim.sframe = srv_max_server_frame(cfg);
   w->lim.body = (uint64_t)cfg->max_body;

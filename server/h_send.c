@@ -37,7 +37,7 @@ struct send_job {
 
 void srv_send_batch(struct srv_dbjob **jobs, int n, struct store_conn *conn)
 {
-  struct store_send *in = malloc((size_t)n * sizeof(*in));
+  struct store_send *in = calloc((size_t)n, sizeof(*in));
   struct store_send_result *out = calloc((size_t)n, sizeof(*out));
   int rc = STORE_EUNAVAIL;
 

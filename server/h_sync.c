@@ -70,7 +70,8 @@ static void sync_done(struct srv_dbjob *job)
     srv_reply_error(s, sj->req, srv_code_from_store(job->rc), NULL, NULL);
     goto out;
   }
-  qsort(sj->cur, sj->ncur, sizeof(*sj->cur), cmp_cursor);
+  if (sj->ncur)
+    qsort(sj->cur, sj->ncur, sizeof(*sj->cur), cmp_cursor);
   s->sync_pending = 0;
   for (size_t i = 0; i < sj->nconvs; i++) {
     const struct store_conv_summary *c = &sj->convs[i];

@@ -121,9 +121,16 @@ int srv_session_send(struct srv_session *s, const struct proto_frame *f)
   int rc;
 
   if ((rc = proto_encode_shared(f, LWS_PRE, &sh)) != 0) {
+    /* A server bug: say so to the client rather than leave it waiting,
+     * and close (unless this was already the error frame). */
     proto_validate(f, &err);
     srv_err("session", "cannot encode %s: %s", proto_type_name(f->type),
             err.msg);
+    if (f->type != PROTO_T_ERROR) {
+      srv_session_send_error(s, f->id, PROTO_E_INTERNAL, NULL, NULL);
+      srv_session_close(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+                        "internal error");
+    }
     return rc;
   }
   rc = srv_session_queue(s, sh);

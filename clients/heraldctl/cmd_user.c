@@ -85,7 +85,7 @@ static int get_password_hash(const char *file, const char *login,
   char pw[HCR_PASSWORD_MAX + 2];
   int rc;
 
-  rc = ctl_read_password(file, login, pw, sizeof pw);
+  rc = ctl_read_password(file, login, true, pw, sizeof pw);
   if (rc == CTL_OK && hcr_password_hash(pw, hash) != HCR_OK)
     rc = ctl_error("hashing the password failed (out of memory?)");
   hcr_wipe(pw, sizeof pw);

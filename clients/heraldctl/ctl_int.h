@@ -59,6 +59,9 @@ int ctl_cmd_group_members(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_bot_create(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_bot_list(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_bot_revoke(struct ctl *ctl, int argc, char **argv);
+/* cmd_chat.c: as a user, over the server's WebSocket (no database). */
+int ctl_cmd_send(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_tail(struct ctl *ctl, int argc, char **argv);
 
 /* getopt_long option string of every command: ':' first so that a missing
  * value is reported as ':' rather than '?'. */
@@ -88,11 +91,12 @@ int ctl_connect(struct ctl *ctl);
 void ctl_disconnect(struct ctl *ctl);
 
 /* Reads a password: from `file` ("-" = stdin, first line), or, when file is
- * NULL, from an interactive prompt on the terminal, asked twice without
- * echo. Never from argv. Writes it NUL-terminated into buf. CTL_OK or
- * CTL_ERR (printed). */
-int ctl_read_password(const char *file, const char *login, char *buf,
-                      size_t len);
+ * NULL, from an interactive prompt on the terminal without echo — asked
+ * twice when `confirm` (setting a new password), once for a login. Never
+ * from argv. Writes it NUL-terminated into buf. CTL_OK or CTL_ERR
+ * (printed). */
+int ctl_read_password(const char *file, const char *login, bool confirm,
+                      char *buf, size_t len);
 
 /* Output formats of list commands. */
 enum ctl_format { CTL_TABLE, CTL_JSON };

@@ -104,8 +104,8 @@ static ssize_t prompt(int tty, const char *text, char *buf, size_t len)
   return n;
 }
 
-int ctl_read_password(const char *file, const char *login, char *buf,
-                      size_t len)
+int ctl_read_password(const char *file, const char *login, bool confirm,
+                      char *buf, size_t len)
 {
   char again[HCR_PASSWORD_MAX + 2], text[128];
   ssize_t n;
@@ -133,7 +133,7 @@ int ctl_read_password(const char *file, const char *login, char *buf,
   snprintf(text, sizeof text, "Password for %s: ", login);
   n = prompt(fd, text, buf, len);
   rc = check_password(buf, n);
-  if (rc == CTL_OK) {
+  if (rc == CTL_OK && confirm) {
     n = prompt(fd, "Retype the password: ", again, len);
     if (n < 0 || strcmp(again, buf) != 0)
       rc = ctl_error("the passwords do not match");

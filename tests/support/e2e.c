@@ -72,10 +72,18 @@ static int free_port(void)
 
 void e2e_server_init(struct e2e_server *srv)
 {
+  char db[sizeof(srv->db)];
+
+  pgtest_db_new(db, sizeof(db));
+  e2e_server_init_db(srv, db);
+}
+
+void e2e_server_init_db(struct e2e_server *srv, const char *conninfo)
+{
   static int registered;
 
   memset(srv, 0, sizeof(*srv));
-  pgtest_db_new(srv->db, sizeof(srv->db));
+  snprintf(srv->db, sizeof(srv->db), "%s", conninfo);
   srv->port = free_port();
   snprintf(srv->url, sizeof(srv->url), "ws://127.0.0.1:%d", srv->port);
   snprintf(srv->log, sizeof(srv->log), "%s/heraldd-%d-%d.log",
@@ -176,6 +184,11 @@ void e2e_server_stop(struct e2e_server *srv)
     e2e_dump_logs();
     CHECK_FAIL("heraldd did not exit cleanly after SIGTERM (status 0x%x)", st);
   }
+}
+
+int e2e_log_count(const struct e2e_server *srv, const char *needle)
+{
+  return log_count(srv->log, needle);
 }
 
 long e2e_server_rss_kb(const struct e2e_server *srv)

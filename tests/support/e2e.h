@@ -28,6 +28,9 @@ struct e2e_server {
 /* Makes a database and picks a port. Does not start the server. */
 void e2e_server_init(struct e2e_server *srv);
 
+/* Same, on a database the test provides (e.g. a cluster it will stop). */
+void e2e_server_init_db(struct e2e_server *srv, const char *conninfo);
+
 /* Starts heraldd (path from env HERALDD) with --db, --listen and the extra
  * arguments (NULL-terminated list, may be NULL); returns when it listens.
  * Fails the test when it does not start within 30 s. */
@@ -39,6 +42,9 @@ int e2e_server_signal(struct e2e_server *srv, int sig);
 
 /* SIGTERM and require exit status 0 (a clean shutdown). */
 void e2e_server_stop(struct e2e_server *srv);
+
+/* How many lines of the server's log contain `needle`. */
+int e2e_log_count(const struct e2e_server *srv, const char *needle);
 
 /* Resident memory of the server in KiB (from /proc), or -1. */
 long e2e_server_rss_kb(const struct e2e_server *srv);

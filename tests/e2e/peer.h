@@ -1,0 +1,68 @@
+/*
+ * peer.h — a test client: one herald_client connection that records what
+ * it receives (messages per conversation, outbox completions, errors), so
+ * end-to-end tests can wait for and compare histories.
+ *
+ * Single-threaded test code; everything runs on the context's loop.
+ */
+#ifndef HERALD_E2E_PEER_H
+#define HERALD_E2E_PEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hc.h"
+
+struct peer_msg {
+  uint64_t conv, seq, from, ts;
+  char cmid[HC_CMID_SIZE];
+  char *body;
+};
+
+struct peer {
+  struct hc_conn *c;
+  char name[64];
+  struct peer_msg *msgs;       /* every message received, in arrival order */
+  size_t nmsgs, capmsgs;
+  size_t acked;                /* outbox sends answered (OUTBOX_DONE) */
+  size_t failed;               /* outbox entries refused */
+  int last_failed_err;
+  size_t synced;               /* HC_EV_SYNCED count */
+  size_t welcomes;
+  size_t offline;              /* went OFFLINE */
+  enum hc_state state;
+};
+
+/* The shared client context of the test process (created on first use). */
+struct hc_ctx *peer_ctx(void);
+
+/* Connects `login` (password "pw-<login>") to `url`; `state_dir` may be
+ * NULL (in-memory). Waits until synced unless `wait` is false. */
+struct peer *peer_new(const char *url, const char *login,
+                      const char *state_dir, bool wait);
+void peer_free(struct peer *p);
+
+/* Messages of one conversation received by `p`, in order. */
+size_t peer_count(const struct peer *p, uint64_t conv);
+
+/* Fails the test unless `p` received conversation `conv` as seq 1..n in
+ * order, each once. */
+void peer_check_history(const struct peer *p, uint64_t conv, uint64_t n);
+
+/* Runs the loop until fn(arg) or the timeout; fails the test with `what`
+ * on timeout. */
+void peer_wait(bool (*fn)(void *), void *arg, int64_t timeout_ms,
+               const char *what);
+
+/* A synchronous request: returns the error code (0 on success) and copies
+ * the reply frame into *reply when non-NULL (release with
+ * proto_frame_cleanup). */
+int peer_request(struct peer *p, const struct proto_frame *req,
+                 struct proto_frame *reply);
+
+/* Creates a conversation through the server; returns its id. */
+uint64_t peer_conv_create(struct peer *p, bool direct, const char *title,
+                          const uint64_t *members, size_t n);
+
+#endif
