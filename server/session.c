@@ -185,9 +185,19 @@ int srv_session_writeable(struct srv_session *s)
     return 0;
   }
   if (s->state == SRV_SESS_CLOSING) {
-    lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
-                     (unsigned char *)s->close_reason,
-                     strlen(s->close_reason));
+    /* libwebsockets 4.1.6 on libuv drops the socket without the close
+     * frame that lws_close_reason() prepares (its libuv close path runs
+     * the close twice and the second one kills the connection), so write
+     * the close frame here. 4 is the close opcode that lws_write() keeps
+     * out of its public enum. */
+    uint8_t buf[LWS_PRE + 2 + sizeof(s->close_reason)];
+    size_t n = strlen(s->close_reason);
+
+    buf[LWS_PRE] = (uint8_t)(s->close_code >> 8);
+    buf[LWS_PRE + 1] = (uint8_t)s->close_code;
+    memcpy(buf + LWS_PRE + 2, s->close_reason, n);
+    (void)lws_write(s->wsi, buf + LWS_PRE, n + 2,
+                    (enum lws_write_protocol)4 /* LWS_WRITE_CLOSE */);
     return -1;
   }
   return 0;

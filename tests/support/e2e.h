@@ -36,8 +36,8 @@ void e2e_server_init_db(struct e2e_server *srv, const char *conninfo);
  * Fails the test when it does not start within 30 s. */
 void e2e_server_start(struct e2e_server *srv, const char *const *extra);
 
-/* Sends `sig`; for SIGKILL returns at once after reaping, otherwise waits
- * for the exit and returns its status (as from waitpid). */
+/* Sends `sig` (0: none) and waits for the server to exit; returns its
+ * status (as from waitpid). */
 int e2e_server_signal(struct e2e_server *srv, int sig);
 
 /* SIGTERM and require exit status 0 (a clean shutdown). */
