@@ -117,7 +117,12 @@ static const struct lws_protocols protocols[] = {
   {NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
-struct rawws *rawws_connect(int port, const char *subprotocol)
+struct rawws *rawws_connect(int port)
+{
+  return rawws_connect_origin(port, NULL);
+}
+
+struct rawws *rawws_connect_origin(int port, const char *origin)
 {
   struct lws_context_creation_info info;
   struct lws_client_connect_info ci;
@@ -128,6 +133,8 @@ struct rawws *rawws_connect(int port, const char *subprotocol)
   memset(&info, 0, sizeof(info));
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.protocols = protocols;
+  /* Send the Origin as given (lws would prefix "http://"). */
+  info.options = LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
   r->ctx = lws_create_context(&info);
   CHECK(r->ctx != NULL);
   memset(&ci, 0, sizeof(ci));
@@ -136,8 +143,8 @@ struct rawws *rawws_connect(int port, const char *subprotocol)
   ci.port = port;
   ci.path = "/";
   ci.host = ci.address;
-  ci.origin = NULL;
-  ci.protocol = subprotocol ? subprotocol : PROTO_SUBPROTOCOL;
+  ci.origin = origin;
+  ci.protocol = PROTO_SUBPROTOCOL;
   ci.local_protocol_name = "herald-test";
   ci.opaque_user_data = r;
   ci.pwsi = &r->wsi;

@@ -18,10 +18,12 @@
 
 struct rawws;
 
-/* Connects to 127.0.0.1:port with subprotocol herald.v1 (or `subprotocol`
- * when not NULL) and waits up to 10 s for the handshake. NULL when the
- * connection was refused. */
-struct rawws *rawws_connect(int port, const char *subprotocol);
+/* Connects to 127.0.0.1:port with subprotocol herald.v1 and waits up to
+ * 10 s for the handshake. NULL when the connection was refused. */
+struct rawws *rawws_connect(int port);
+
+/* The same with an Origin header (NULL: none), as a browser sends. */
+struct rawws *rawws_connect_origin(int port, const char *origin);
 void rawws_free(struct rawws *r);
 
 /* Queues one message: binary, or text when `text`. */

@@ -5,6 +5,7 @@
 #include "check.h"
 #include "e2e.h"
 #include "peer.h"
+#include "pgtest.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +252,53 @@ TEST(replay_interleaved_with_live)
   e2e_server_stop(&srv);
   snprintf(text, sizeof(text), "rm -rf %s", dir);
   CHECK_INT(system(text), ==, 0);
+}
+
+/* A week offline with 100,000 messages missed: the reconnect replays all
+ * of them, in pages, in order, once. */
+TEST(replay_after_a_week_offline)
+{
+  struct e2e_server srv;
+  int64_t alice, bob, group;
+  struct peer *pb;
+  char dir[] = "/tmp/herald-e2e-week-XXXXXX", sql[512];
+  const long missed = 100000;
+  uint64_t t0, t1;
+
+  CHECK(mkdtemp(dir) != NULL);
+  e2e_server_init(&srv);
+  alice = e2e_org(&srv, "alice");
+  bob = e2e_user(&srv, "bob");
+  group = e2e_group(&srv, "Archive", alice, &bob, 1);
+  e2e_server_start(&srv, NULL);
+  pb = peer_new(srv.url, "bob", dir, true);
+  peer_free(pb);
+
+  /* Written straight into the database, dated over the past week. */
+  snprintf(sql, sizeof(sql),
+           "INSERT INTO messages (conversation_id, seq, sender_user_id, "
+           "client_msg_id, kind, body, tracked, sent_at) "
+           "SELECT %lld, g, %lld, 'week-' || g, 'text', 'missed ' || g, true, "
+           "now() - interval '7 days' + g * interval '6 seconds' "
+           "FROM generate_series(1, %ld) g",
+           (long long)group, (long long)alice, missed);
+  pgtest_exec(srv.db, sql);
+  snprintf(sql, sizeof(sql),
+           "UPDATE conversations SET last_seq = %ld WHERE id = %lld", missed,
+           (long long)group);
+  pgtest_exec(srv.db, sql);
+
+  t0 = e2e_now_ms();
+  pb = peer_new(srv.url, "bob", dir, true);
+  t1 = e2e_now_ms();
+  fprintf(stderr, "replayed %ld messages in %llu ms (sanitizer build)\n",
+          missed, (unsigned long long)(t1 - t0));
+  peer_check_history(pb, (uint64_t)group, (uint64_t)missed);
+  CHECK_STR(pb->msgs[missed - 1].body, "missed 100000");
+  peer_free(pb);
+  e2e_server_stop(&srv);
+  snprintf(sql, sizeof(sql), "rm -rf %s", dir);
+  CHECK_INT(system(sql), ==, 0);
 }
 
 TEST_MAIN()

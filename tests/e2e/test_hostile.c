@@ -49,7 +49,7 @@ static void check_others_served(void)
 static void expect(const void *bytes, size_t len, bool text, int code,
                    int close_code, const char *what)
 {
-  struct rawws *r = rawws_connect(srv.port, NULL);
+  struct rawws *r = rawws_connect(srv.port);
   struct proto_frame f;
 
   CHECK(r != NULL);
@@ -150,7 +150,7 @@ TEST(schema_errors_keep_the_connection)
   struct proto_frame f, e;
 
   setup(NULL);
-  r = rawws_connect(srv.port, NULL);
+  r = rawws_connect(srv.port);
   CHECK(r != NULL);
   login_raw(r, "bob");
 
@@ -199,7 +199,7 @@ TEST(schema_errors_keep_the_connection)
   rawws_free(r);
 
   /* Wrong password: an error, a close, and then rate limiting. */
-  r = rawws_connect(srv.port, NULL);
+  r = rawws_connect(srv.port);
   proto_frame_init(&f, PROTO_T_LOGIN);
   f.u.login.login = (struct proto_str){"bob", 3};
   f.u.login.pass = (struct proto_str){"wrong", 5};
@@ -237,7 +237,7 @@ TEST(slow_reader_is_dropped_with_bounded_memory)
   long rss0, rss1;
 
   setup(extra);
-  slow = rawws_connect(srv.port, NULL);
+  slow = rawws_connect(srv.port);
   CHECK(slow != NULL);
   login_raw(slow, "bob");
   proto_frame_init(&f, PROTO_T_SYNC);
@@ -286,7 +286,7 @@ TEST(sigterm_closes_clients_with_1001)
   int st;
 
   setup(NULL);
-  r = rawws_connect(srv.port, NULL);
+  r = rawws_connect(srv.port);
   CHECK(r != NULL);
   login_raw(r, "bob");
   kill(srv.pid, SIGTERM);

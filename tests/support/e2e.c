@@ -281,6 +281,21 @@ int64_t e2e_group(struct e2e_server *srv, const char *title, int64_t owner,
   return id;
 }
 
+int64_t e2e_bot(struct e2e_server *srv, const char *name, int64_t owner,
+                const int64_t *convs, size_t n, char token[44])
+{
+  struct store_conn *c = conn_of(srv);
+  uint8_t hash[HCR_TOKEN_HASH_LEN];
+  int64_t id = 0;
+
+  hcr_token_new(token);
+  CHECK_INT(hcr_token_hash(token, hash), ==, HCR_OK);
+  if (store_bot_create(c, name, owner, hash, convs, n, &id) != STORE_OK)
+    CHECK_FAIL("bot create %s: %s", name, store_errmsg(c));
+  store_close(c);
+  return id;
+}
+
 long long e2e_query_int(struct e2e_server *srv, const char *sql)
 {
   return pgtest_query_int(srv->db, sql);

@@ -56,6 +56,11 @@ int64_t e2e_user(struct e2e_server *srv, const char *login);
 int64_t e2e_group(struct e2e_server *srv, const char *title, int64_t owner,
                   const int64_t *members, size_t n);
 
+/* A bot allowed in the given conversations; writes its token (44 bytes
+ * with the NUL) into `token`. Returns the bot id. */
+int64_t e2e_bot(struct e2e_server *srv, const char *name, int64_t owner,
+                const int64_t *convs, size_t n, char token[44]);
+
 /* Runs a query on the server's database and returns the first column of
  * the first row as an integer (for checks like "count(*)"). */
 long long e2e_query_int(struct e2e_server *srv, const char *sql);
