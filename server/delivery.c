@@ -269,8 +269,11 @@ void srv_delivery_unsubscribe_all(struct srv_server *srv,
   }
 }
 
-void srv_delivery_publish(struct srv_server *srv, int64_t conv, int64_t seq,
-                          struct proto_shared *frame)
+/* The one delivery step: for each session subscribed to `conv` that is
+ * behind `seq`, queue `frame` when it is exactly the next message and no
+ * fill is running; otherwise (or without a frame) raise the fill target. */
+static void deliver(struct srv_server *srv, int64_t conv, int64_t seq,
+                    struct proto_shared *frame)
 {
   struct srv_subs *sub = srv_intmap_get(&srv->subs, conv);
 
@@ -285,7 +288,7 @@ void srv_delivery_publish(struct srv_server *srv, int64_t conv, int64_t seq,
 
     if (!pos || !srv_session_open(s) || seq <= pos->sent)
       continue;
-    if (seq == pos->sent + 1 && !pos->filling) {
+    if (frame && seq == pos->sent + 1 && !pos->filling) {
       if (srv_session_queue(s, frame) == 0)
         pos->sent = seq;
       continue;
@@ -296,21 +299,13 @@ void srv_delivery_publish(struct srv_server *srv, int64_t conv, int64_t seq,
   }
 }
 
+void srv_delivery_publish(struct srv_server *srv, int64_t conv, int64_t seq,
+                          struct proto_shared *frame)
+{
+  deliver(srv, conv, seq, frame);
+}
+
 void srv_delivery_hint(struct srv_server *srv, int64_t conv, int64_t seq)
 {
-  struct srv_subs *sub = srv_intmap_get(&srv->subs, conv);
-
-  note_last(srv, conv, seq);
-  if (!sub)
-    return;
-  for (unsigned i = sub->n; i-- > 0;) {
-    struct srv_session *s = sub->v[i];
-    struct srv_conv_pos *pos = srv_session_pos(s, conv, 0);
-
-    if (!pos || !srv_session_open(s) || seq <= pos->sent)
-      continue;
-    if (seq > pos->target)
-      pos->target = seq;
-    fill_start(srv, s, pos);
-  }
+  deliver(srv, conv, seq, NULL);
 }

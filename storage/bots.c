@@ -130,6 +130,11 @@ static void bot_from_row(const PGresult *res, int r, struct store_bot *b)
   b->created_at = store_field_i64(res, r, 6);
 }
 
+static void bot_row(const PGresult *res, int r, void *elem)
+{
+  bot_from_row(res, r, elem);
+}
+
 int store_bot_get(struct store_conn *c, const char *name,
                   struct store_bot *out)
 {
@@ -156,27 +161,17 @@ out:
 int store_bot_list(struct store_conn *c, struct store_bot **out, size_t *n)
 {
   PGresult *res = NULL;
-  struct store_bot *list = NULL;
   char sql[sizeof BOT_COLUMNS + 64];
-  int rc, rows;
+  int rc;
 
   store_clear(c);
   snprintf(sql, sizeof sql, "%sORDER BY lower(b.name)", BOT_COLUMNS);
   rc = store_exec(c, &res, sql, 0, NULL);
   if (rc != STORE_OK)
     goto out;
-  rows = PQntuples(res);
-  if (rows > 0 && !(list = calloc((size_t)rows, sizeof *list))) {
-    rc = store_fail(c, STORE_EINTERNAL, "out of memory");
-    goto out;
-  }
-  for (int r = 0; r < rows; r++)
-    bot_from_row(res, r, &list[r]);
-  *out = list;
-  *n = (size_t)rows;
-  list = NULL;
+  rc = store_rows(c, res, sizeof(struct store_bot), bot_row,
+                  (void **)out, n);
 out:
-  free(list);
   PQclear(res);
   return rc;
 }

@@ -269,3 +269,18 @@ int store_audit(struct store_conn *c, const char *actor, const char *action,
                     "$5::text, $6::text) - '')",
                     6, p);
 }
+
+int store_rows(struct store_conn *c, const PGresult *res, size_t size,
+               store_row_fn from_row, void **out, size_t *n)
+{
+  int rows = PQntuples(res);
+  char *list = NULL;
+
+  if (rows > 0 && !(list = calloc((size_t)rows, size)))
+    return store_fail(c, STORE_EINTERNAL, "out of memory");
+  for (int r = 0; r < rows; r++)
+    from_row(res, r, list + (size_t)r * size);
+  *out = list;
+  *n = (size_t)rows;
+  return STORE_OK;
+}

@@ -72,6 +72,11 @@ static void summary_from_row(const PGresult *res, int r,
   s->member_count = store_field_i64(res, r, 8);
 }
 
+static void summary_row(const PGresult *res, int r, void *elem)
+{
+  summary_from_row(res, r, elem);
+}
+
 /* Runs the query for kind with conv (NULL: all). */
 static int query(struct store_conn *c, enum store_principal_kind kind,
                  int64_t id, const char *conv, PGresult **res)
@@ -90,25 +95,15 @@ int store_principal_conversations(struct store_conn *c,
                                   struct store_conv_summary **out, size_t *n)
 {
   PGresult *res = NULL;
-  struct store_conv_summary *list = NULL;
-  int rc, rows;
+  int rc;
 
   store_clear(c);
   rc = query(c, kind, id, NULL, &res);
   if (rc != STORE_OK)
     goto out;
-  rows = PQntuples(res);
-  if (rows > 0 && !(list = calloc((size_t)rows, sizeof *list))) {
-    rc = store_fail(c, STORE_EINTERNAL, "out of memory");
-    goto out;
-  }
-  for (int r = 0; r < rows; r++)
-    summary_from_row(res, r, &list[r]);
-  *out = list;
-  *n = (size_t)rows;
-  list = NULL;
+  rc = store_rows(c, res, sizeof(struct store_conv_summary), summary_row,
+                  (void **)out, n);
 out:
-  free(list);
   PQclear(res);
   return rc;
 }

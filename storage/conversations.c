@@ -56,6 +56,11 @@ static void group_from_row(const PGresult *res, int r, struct store_group *g)
   store_field(res, r, 5, g->owner_login, sizeof g->owner_login);
 }
 
+static void group_row(const PGresult *res, int r, void *elem)
+{
+  group_from_row(res, r, elem);
+}
+
 /* Inserts a member at `seq` in the caller's transaction. Someone who left
  * and comes back gets fresh markers. *added tells whether a row changed
  * (false: already a current member). */
@@ -172,27 +177,17 @@ int store_group_list(struct store_conn *c, struct store_group **out,
                      size_t *n)
 {
   PGresult *res = NULL;
-  struct store_group *list = NULL;
   char sql[sizeof GROUP_COLUMNS + 64];
-  int rc, rows;
+  int rc;
 
   store_clear(c);
   snprintf(sql, sizeof sql, "%sORDER BY lower(c.title)", GROUP_COLUMNS);
   rc = store_exec(c, &res, sql, 0, NULL);
   if (rc != STORE_OK)
     goto out;
-  rows = PQntuples(res);
-  if (rows > 0 && !(list = calloc((size_t)rows, sizeof *list))) {
-    rc = store_fail(c, STORE_EINTERNAL, "out of memory");
-    goto out;
-  }
-  for (int r = 0; r < rows; r++)
-    group_from_row(res, r, &list[r]);
-  *out = list;
-  *n = (size_t)rows;
-  list = NULL;
+  rc = store_rows(c, res, sizeof(struct store_group), group_row,
+                  (void **)out, n);
 out:
-  free(list);
   PQclear(res);
   return rc;
 }

@@ -54,6 +54,14 @@ int store_exec_bin(struct store_conn *c, PGresult **res, const char *sql,
                    int n, const char *const *params, const int *lengths,
                    const int *formats);
 
+/* Converts every row of `res` into a new array of `size`-byte elements
+ * with `from_row`, and hands it over through *out and *n (NULL and 0 when
+ * there are no rows); the caller frees *out. STORE_OK, or STORE_EINTERNAL
+ * (out of memory; nothing handed over). */
+typedef void (*store_row_fn)(const PGresult *res, int row, void *elem);
+int store_rows(struct store_conn *c, const PGresult *res, size_t size,
+               store_row_fn from_row, void **out, size_t *n);
+
 /* BEGIN / COMMIT / ROLLBACK. store_rollback ignores errors (it is used on
  * the failure path, where the connection may already be gone). */
 int store_begin(struct store_conn *c);

@@ -90,6 +90,11 @@ static void user_from_row(const PGresult *res, int r, struct store_user *u)
   u->created_at = store_field_i64(res, r, 10);
 }
 
+static void user_row(const PGresult *res, int r, void *elem)
+{
+  user_from_row(res, r, elem);
+}
+
 /* Looks up a user's id and active flag by login. With what (e.g.
  * "manager") non-NULL, an unknown login reads 'unknown manager "x"'. */
 static int find_login(struct store_conn *c, const char *login, const char *what,
@@ -391,10 +396,9 @@ int store_user_list(struct store_conn *c, const struct store_user_filter *f,
                     struct store_user **out, size_t *n)
 {
   PGresult *res = NULL;
-  struct store_user *list = NULL;
   const char *p[2] = {f && f->active_only ? "t" : "f", f ? f->department : NULL};
   char sql[sizeof USER_COLUMNS + 256];
-  int rc, rows;
+  int rc;
 
   store_clear(c);
   snprintf(sql, sizeof sql,
@@ -404,21 +408,9 @@ int store_user_list(struct store_conn *c, const struct store_user_filter *f,
   rc = store_exec(c, &res, sql, 2, p);
   if (rc != STORE_OK)
     goto out;
-  rows = PQntuples(res);
-  if (rows > 0) {
-    list = calloc((size_t)rows, sizeof *list);
-    if (!list) {
-      rc = store_fail(c, STORE_EINTERNAL, "out of memory");
-      goto out;
-    }
-  }
-  for (int r = 0; r < rows; r++)
-    user_from_row(res, r, &list[r]);
-  *out = list;
-  *n = (size_t)rows;
-  list = NULL;
+  rc = store_rows(c, res, sizeof(struct store_user), user_row,
+                  (void **)out, n);
 out:
-  free(list);
   PQclear(res);
   return rc;
 }
