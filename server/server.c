@@ -19,9 +19,17 @@
 #include <string.h>
 #include <time.h>
 
+/* herald.v1: lws allocates rx_buffer_size bytes per connection (the
+ * default, 4 KiB, is most of an idle connection's memory); ws.c reassembles
+ * larger messages itself. tx_packet_size keeps lws from splitting our
+ * frames at that small size. */
+#define WS_RX_BUFFER 1024
+#define WS_TX_PACKET (1024 * 1024)
+
 static const struct lws_protocols protocols[] = {
   {"http", srv_http_cb, sizeof(void *) * 2, 0, 0, NULL, 0},
-  {PROTO_SUBPROTOCOL, srv_ws_cb, sizeof(void *), 0, 0, NULL, 0},
+  {PROTO_SUBPROTOCOL, srv_ws_cb, sizeof(void *), WS_RX_BUFFER, 0, NULL,
+   WS_TX_PACKET},
   {NULL, NULL, 0, 0, 0, NULL, 0}
 };
 

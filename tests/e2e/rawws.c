@@ -112,6 +112,9 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
   return 0;
 }
 
+/* lws_service() with a negative timeout polls without blocking (with 0 it
+ * would wait for its next timer, up to its keep-alive interval). */
+
 static const struct lws_protocols protocols[] = {
   {"herald-test", cb, 0, 0, 0, NULL, 0},
   {NULL, NULL, 0, 0, 0, NULL, 0}
@@ -153,7 +156,7 @@ struct rawws *rawws_connect_origin(int port, const char *origin)
     return NULL;
   }
   for (int i = 0; i < 1000 && !r->open && !r->closed; i++)
-    lws_service(r->ctx, 0), usleep(10000);
+    lws_service(r->ctx, -1), usleep(10000);
   if (!r->open) {
     rawws_free(r);
     return NULL;
@@ -216,7 +219,7 @@ void rawws_pause(struct rawws *r, bool paused)
 void rawws_service(struct rawws *r, int ms)
 {
   for (int t = 0; t < ms && !r->closed; t += 5) {
-    lws_service(r->ctx, 0);
+    lws_service(r->ctx, -1);
     usleep(5000);
   }
 }
@@ -234,7 +237,7 @@ int rawws_wait_frame(struct rawws *r, enum proto_type t, int ms,
     }
     if (r->closed || elapsed >= ms)
       return -1;
-    lws_service(r->ctx, 0);
+    lws_service(r->ctx, -1);
     usleep(5000);
   }
 }

@@ -279,6 +279,29 @@ TEST(slow_reader_is_dropped_with_bounded_memory)
   e2e_server_stop(&srv);
 }
 
+TEST(dead_peer_is_dropped_by_keepalive)
+{
+  static const char *const extra[] = {"--ping-interval", "1", NULL};
+  struct rawws *r;
+
+  setup(extra);
+  r = rawws_connect(srv.port);
+  CHECK(r != NULL);
+  login_raw(r, "bob");
+  rawws_pause(r, true);         /* no longer reads, so never answers pings */
+  rawws_service(r, 4000);
+  rawws_pause(r, false);
+  CHECK_INT(rawws_wait_close(r, 5000), !=, -1);
+  rawws_free(r);
+  /* A peer that answers stays. */
+  r = rawws_connect(srv.port);
+  login_raw(r, "bob");
+  rawws_service(r, 4000);
+  CHECK(rawws_is_open(r));
+  rawws_free(r);
+  e2e_server_stop(&srv);
+}
+
 TEST(sigterm_closes_clients_with_1001)
 {
   struct rawws *r;
