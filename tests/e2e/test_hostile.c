@@ -302,6 +302,24 @@ TEST(dead_peer_is_dropped_by_keepalive)
   e2e_server_stop(&srv);
 }
 
+TEST(silent_connection_must_authenticate_in_time)
+{
+  static const char *const extra[] = {"--auth-timeout", "1", NULL};
+  struct rawws *r;
+
+  setup(extra);
+  r = rawws_connect(srv.port);
+  CHECK(r != NULL);
+  CHECK_INT(rawws_wait_close(r, 5000), !=, -1);   /* never said hello */
+  rawws_free(r);
+  r = rawws_connect(srv.port);
+  login_raw(r, "bob");                              /* in time: it stays */
+  rawws_service(r, 2500);
+  CHECK(rawws_is_open(r));
+  rawws_free(r);
+  e2e_server_stop(&srv);
+}
+
 TEST(sigterm_closes_clients_with_1001)
 {
   struct rawws *r;
