@@ -9,60 +9,8 @@
 #include "check.h"
 #include "pgtest.h"
 #include "store.h"
+#include "chat_fixture.h"
 
-static char conninfo[1024];
-
-/* The cast of most tests: alice and bob in three groups with the three
- * tracking policies, carol in none of them. */
-struct fixture {
-  struct store_conn *c;
-  int64_t alice, bob, carol;
-  int64_t all, flagged, off; /* group ids by tracking policy */
-};
-
-static int64_t user(struct store_conn *c, const char *login, const char *name)
-{
-  struct store_user_new u = {.login = login, .display_name = name,
-                             .role = STORE_ROLE_STAFF};
-  int64_t id = 0;
-
-  CHECK_INT(store_user_add(c, &u, &id), ==, STORE_OK);
-  return id;
-}
-
-static struct fixture setup(void)
-{
-  struct fixture f;
-  int64_t members[1];
-
-  memset(&f, 0, sizeof f);
-  pgtest_db_new(conninfo, sizeof conninfo);
-  if (store_connect(conninfo, &f.c) != STORE_OK)
-    CHECK_FAIL("store_connect: %s", store_errmsg(f.c));
-  CHECK_INT(store_migrate(f.c, NULL), ==, STORE_OK);
-  f.alice = user(f.c, "alice", "Alice");
-  f.bob = user(f.c, "bob", "Bob");
-  f.carol = user(f.c, "carol", "Carol");
-  members[0] = f.bob;
-  CHECK_INT(store_group_create(f.c, "All", f.alice, STORE_TRACK_ALL, members, 1,
-                               &f.all), ==, STORE_OK);
-  CHECK_INT(store_group_create(f.c, "Flagged", f.alice, STORE_TRACK_FLAGGED,
-                               members, 1, &f.flagged), ==, STORE_OK);
-  CHECK_INT(store_group_create(f.c, "Off", f.alice, STORE_TRACK_OFF, members, 1,
-                               &f.off), ==, STORE_OK);
-  return f;
-}
-
-static struct store_send msg(int64_t sender, const char *cmid, int64_t conv,
-                             const char *body)
-{
-  struct store_send m = {.sender_kind = STORE_PRINCIPAL_USER,
-                         .sender_id = sender, .cmid = cmid,
-                         .conversation_id = conv, .kind = STORE_MSG_TEXT,
-                         .body = body, .body_len = strlen(body)};
-
-  return m;
-}
 
 /* Ten messages with 10-byte bodies into "All". */
 static void ten_messages(struct fixture *f)
@@ -73,7 +21,7 @@ static void ten_messages(struct fixture *f)
 
   for (int i = 0; i < 10; i++) {
     snprintf(cmids[i], sizeof cmids[i], "m%d", i + 1);
-    in[i] = msg(f->alice, cmids[i], f->all, "0123456789");
+    in[i] = chat_msg(f->alice, cmids[i], f->all, "0123456789");
   }
   CHECK_INT(store_send_batch(f->c, in, 10, out), ==, STORE_OK);
 }
@@ -98,7 +46,7 @@ static void check_after(struct fixture *f, int64_t after, int64_t upto,
 
 TEST(messages_after_pages)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
 
   ten_messages(&f);
   check_after(&f, 0, 0, 3, 0, 1, 3);
@@ -142,7 +90,7 @@ static void check_before(struct fixture *f, int64_t before, size_t limit,
 
 TEST(messages_before_ascending)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
 
   ten_messages(&f);
   check_before(&f, 0, 3, 8, 10);
@@ -157,7 +105,7 @@ TEST(messages_before_ascending)
  * conversation that does not exist. */
 TEST(messages_not_found_for_non_members)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
   struct store_message *m = NULL;
   struct store_conv_summary s;
   char want[64], sql[160];
@@ -196,7 +144,7 @@ TEST(messages_not_found_for_non_members)
 
 TEST(principal_conversations)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
   struct store_conv_summary *list = NULL, s;
   uint8_t h[STORE_TOKEN_HASH_LEN];
   int64_t dm = 0, self = 0, bot = 0;

@@ -12,60 +12,8 @@
 #include "check.h"
 #include "pgtest.h"
 #include "store.h"
+#include "chat_fixture.h"
 
-static char conninfo[1024];
-
-/* The cast of most tests: alice and bob in three groups with the three
- * tracking policies, carol in none of them. */
-struct fixture {
-  struct store_conn *c;
-  int64_t alice, bob, carol;
-  int64_t all, flagged, off; /* group ids by tracking policy */
-};
-
-static int64_t user(struct store_conn *c, const char *login, const char *name)
-{
-  struct store_user_new u = {.login = login, .display_name = name,
-                             .role = STORE_ROLE_STAFF};
-  int64_t id = 0;
-
-  CHECK_INT(store_user_add(c, &u, &id), ==, STORE_OK);
-  return id;
-}
-
-static struct fixture setup(void)
-{
-  struct fixture f;
-  int64_t members[1];
-
-  memset(&f, 0, sizeof f);
-  pgtest_db_new(conninfo, sizeof conninfo);
-  if (store_connect(conninfo, &f.c) != STORE_OK)
-    CHECK_FAIL("store_connect: %s", store_errmsg(f.c));
-  CHECK_INT(store_migrate(f.c, NULL), ==, STORE_OK);
-  f.alice = user(f.c, "alice", "Alice");
-  f.bob = user(f.c, "bob", "Bob");
-  f.carol = user(f.c, "carol", "Carol");
-  members[0] = f.bob;
-  CHECK_INT(store_group_create(f.c, "All", f.alice, STORE_TRACK_ALL, members, 1,
-                               &f.all), ==, STORE_OK);
-  CHECK_INT(store_group_create(f.c, "Flagged", f.alice, STORE_TRACK_FLAGGED,
-                               members, 1, &f.flagged), ==, STORE_OK);
-  CHECK_INT(store_group_create(f.c, "Off", f.alice, STORE_TRACK_OFF, members, 1,
-                               &f.off), ==, STORE_OK);
-  return f;
-}
-
-static struct store_send msg(int64_t sender, const char *cmid, int64_t conv,
-                             const char *body)
-{
-  struct store_send m = {.sender_kind = STORE_PRINCIPAL_USER,
-                         .sender_id = sender, .cmid = cmid,
-                         .conversation_id = conv, .kind = STORE_MSG_TEXT,
-                         .body = body, .body_len = strlen(body)};
-
-  return m;
-}
 
 /* The first column of the first row of a query, as an integer. */
 static long long query_i64(const char *sql)
@@ -118,7 +66,7 @@ static void check_gapless(struct fixture *f, int64_t conv, int64_t n)
 
 TEST(send_seqs_interleaved)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
   struct store_send in[10];
   struct store_send_result out[10];
   char cmids[10][16], bodies[10][16];
@@ -128,7 +76,7 @@ TEST(send_seqs_interleaved)
   for (int i = 0; i < 10; i++) {
     snprintf(cmids[i], sizeof cmids[i], "c%d", i);
     snprintf(bodies[i], sizeof bodies[i], "body %d", i);
-    in[i] = msg(i % 3 ? f.alice : f.bob, cmids[i], i % 2 ? f.flagged : f.all,
+    in[i] = chat_msg(i % 3 ? f.alice : f.bob, cmids[i], i % 2 ? f.flagged : f.all,
                 bodies[i]);
   }
   CHECK_INT(store_send_batch(f.c, in, 10, out), ==, STORE_OK);
@@ -162,8 +110,8 @@ TEST(send_seqs_interleaved)
   store_messages_free(m, n);
 
   /* A second batch continues each conversation's seqs. */
-  in[0] = msg(f.alice, "next-1", f.flagged, "x");
-  in[1] = msg(f.alice, "next-2", f.all, "y");
+  in[0] = chat_msg(f.alice, "next-1", f.flagged, "x");
+  in[1] = chat_msg(f.alice, "next-2", f.all, "y");
   {
     int64_t before = out[0].sent_at_ms;
 
@@ -178,19 +126,19 @@ TEST(send_seqs_interleaved)
 
 TEST(send_duplicate_in_later_batch)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
   struct store_send in[2];
   struct store_send_result first, out[2];
 
-  in[0] = msg(f.alice, "once", f.all, "original");
+  in[0] = chat_msg(f.alice, "once", f.all, "original");
   CHECK_INT(store_send_batch(f.c, in, 1, &first), ==, STORE_OK);
   CHECK(!first.dup);
   CHECK_INT(first.seq, ==, 1);
 
   /* The re-send (body and even conversation differ: not compared) gets the
    * original ack; a fresh message in the same batch still gets seq 2. */
-  in[0] = msg(f.alice, "once", f.flagged, "changed");
-  in[1] = msg(f.alice, "fresh", f.all, "new");
+  in[0] = chat_msg(f.alice, "once", f.flagged, "changed");
+  in[1] = chat_msg(f.alice, "fresh", f.all, "new");
   CHECK_INT(store_send_batch(f.c, in, 2, out), ==, STORE_OK);
   CHECK_INT(out[0].rc, ==, STORE_OK);
   CHECK(out[0].dup);
@@ -205,7 +153,7 @@ TEST(send_duplicate_in_later_batch)
   check_gapless(&f, f.all, 2);
   CHECK_INT(last_seq(f.c, f.alice, f.flagged), ==, 0);
   /* Another sender's cmid is another message. */
-  in[0] = msg(f.bob, "once", f.all, "bob's");
+  in[0] = chat_msg(f.bob, "once", f.all, "bob's");
   CHECK_INT(store_send_batch(f.c, in, 1, out), ==, STORE_OK);
   CHECK(!out[0].dup);
   CHECK_INT(out[0].seq, ==, 3);
@@ -214,17 +162,17 @@ TEST(send_duplicate_in_later_batch)
 
 TEST(send_duplicate_within_batch)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
   struct store_send in[5];
   struct store_send_result out[5];
 
-  in[0] = msg(f.alice, "x", f.all, "1");
-  in[1] = msg(f.alice, "y", f.all, "2");
-  in[2] = msg(f.alice, "x", f.all, "1 again");
+  in[0] = chat_msg(f.alice, "x", f.all, "1");
+  in[1] = chat_msg(f.alice, "y", f.all, "2");
+  in[2] = chat_msg(f.alice, "x", f.all, "1 again");
   /* The same cmid into another conversation in one batch is the same
    * message too: stored once, where it was first sent. */
-  in[3] = msg(f.alice, "y", f.flagged, "2 elsewhere");
-  in[4] = msg(f.alice, "z", f.all, "3");
+  in[3] = chat_msg(f.alice, "y", f.flagged, "2 elsewhere");
+  in[4] = chat_msg(f.alice, "z", f.all, "3");
   CHECK_INT(store_send_batch(f.c, in, 5, out), ==, STORE_OK);
   CHECK_INT(out[0].seq, ==, 1);
   CHECK(!out[0].dup);
@@ -242,8 +190,8 @@ TEST(send_duplicate_within_batch)
   CHECK_INT(count_messages(f.flagged), ==, 0);
 
   /* A repeat of a refused message is refused as well. */
-  in[0] = msg(f.carol, "c", f.all, "no");
-  in[1] = msg(f.carol, "c", f.all, "no");
+  in[0] = chat_msg(f.carol, "c", f.all, "no");
+  in[1] = chat_msg(f.carol, "c", f.all, "no");
   CHECK_INT(store_send_batch(f.c, in, 2, out), ==, STORE_OK);
   CHECK_INT(out[0].rc, ==, STORE_ENOTFOUND);
   CHECK_INT(out[1].rc, ==, STORE_ENOTFOUND);
@@ -253,17 +201,17 @@ TEST(send_duplicate_within_batch)
 
 TEST(send_refused_sender_leaves_no_gap)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
   struct store_send in[6];
   struct store_send_result out[6];
   char sql[160];
 
-  in[0] = msg(f.alice, "a1", f.all, "1");
-  in[1] = msg(f.carol, "c1", f.all, "not a member");
-  in[2] = msg(f.alice, "a2", f.all, "2");
-  in[3] = msg(f.alice, "a3", 987654, "no such conversation");
-  in[4] = msg(f.bob, "b1", f.all, "3");
-  in[5] = msg(f.carol, "c2", f.off, "not a member either");
+  in[0] = chat_msg(f.alice, "a1", f.all, "1");
+  in[1] = chat_msg(f.carol, "c1", f.all, "not a member");
+  in[2] = chat_msg(f.alice, "a2", f.all, "2");
+  in[3] = chat_msg(f.alice, "a3", 987654, "no such conversation");
+  in[4] = chat_msg(f.bob, "b1", f.all, "3");
+  in[5] = chat_msg(f.carol, "c2", f.off, "not a member either");
   CHECK_INT(store_send_batch(f.c, in, 6, out), ==, STORE_OK);
   CHECK_INT(out[0].rc, ==, STORE_OK);
   CHECK_INT(out[0].seq, ==, 1);
@@ -280,14 +228,14 @@ TEST(send_refused_sender_leaves_no_gap)
            "UPDATE members SET left_seq = 3 WHERE user_id = %lld"
            " AND conversation_id = %lld", (long long)f.bob, (long long)f.all);
   pgtest_exec(conninfo, sql);
-  in[0] = msg(f.bob, "b2", f.all, "gone");
-  in[1] = msg(f.alice, "a4", f.all, "4");
+  in[0] = chat_msg(f.bob, "b2", f.all, "gone");
+  in[1] = chat_msg(f.alice, "a4", f.all, "4");
   CHECK_INT(store_send_batch(f.c, in, 2, out), ==, STORE_OK);
   CHECK_INT(out[0].rc, ==, STORE_ENOTFOUND);
   CHECK_INT(out[1].seq, ==, 4);
   pgtest_exec(conninfo, "UPDATE users SET active = false, deactivated_at = now()"
                         " WHERE login = 'alice'");
-  in[0] = msg(f.alice, "a5", f.all, "deactivated");
+  in[0] = chat_msg(f.alice, "a5", f.all, "deactivated");
   CHECK_INT(store_send_batch(f.c, in, 1, out), ==, STORE_OK);
   CHECK_INT(out[0].rc, ==, STORE_ENOTFOUND);
   CHECK_INT(count_messages(f.all), ==, 4);
@@ -296,7 +244,7 @@ TEST(send_refused_sender_leaves_no_gap)
 
 TEST(send_bots)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
   uint8_t h1[STORE_TOKEN_HASH_LEN], h2[STORE_TOKEN_HASH_LEN];
   struct store_send in[4];
   struct store_send_result out[4];
@@ -311,14 +259,14 @@ TEST(send_bots)
   CHECK_INT(store_bot_create(f.c, "other", f.alice, h2, &f.all, 1, &other), ==,
             STORE_OK);
   for (int i = 0; i < 4; i++)
-    in[i] = msg(bot, "same", f.all, "from the bot");
+    in[i] = chat_msg(bot, "same", f.all, "from the bot");
   in[0].sender_kind = STORE_PRINCIPAL_BOT;
   in[1].sender_kind = STORE_PRINCIPAL_BOT;
   in[1].cmid = "elsewhere";
   in[1].conversation_id = f.flagged;
   /* A user whose id equals the bot's, with the same cmid, is another
    * sender (the key is sender kind, id and cmid). */
-  in[2] = msg(bot, "same", f.all, "from a user");
+  in[2] = chat_msg(bot, "same", f.all, "from a user");
   in[2].sender_id = f.alice;
   in[3].sender_kind = STORE_PRINCIPAL_BOT;
   in[3].sender_id = other;
@@ -361,7 +309,7 @@ TEST(send_bots)
 
 TEST(send_tracking_policies)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
   struct store_send in[9];
   struct store_send_result out[9];
   struct store_message *m = NULL;
@@ -382,7 +330,7 @@ TEST(send_tracking_policies)
 
   for (int i = 0; i < 9; i++) {
     snprintf(cmids[i], sizeof cmids[i], "t%d", i);
-    in[i] = msg(f.alice, cmids[i], t[i].conv, "{}");
+    in[i] = chat_msg(f.alice, cmids[i], t[i].conv, "{}");
     in[i].kind = t[i].kind;
     in[i].flagged = t[i].flagged;
   }
@@ -408,23 +356,23 @@ TEST(send_tracking_policies)
  * batch fall back to one transaction per message. */
 TEST(send_bad_values_fail_alone)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
   struct store_send in[7];
   struct store_send_result out[7];
   char long_cmid[66];
 
   memset(long_cmid, 'k', 65);
   long_cmid[65] = '\0';
-  in[0] = msg(f.alice, "ok1", f.all, "1");
-  in[1] = msg(f.alice, "", f.all, "empty cmid");
-  in[2] = msg(f.alice, long_cmid, f.all, "long cmid");
-  in[3] = msg(f.alice, "nul", f.all, "a");
+  in[0] = chat_msg(f.alice, "ok1", f.all, "1");
+  in[1] = chat_msg(f.alice, "", f.all, "empty cmid");
+  in[2] = chat_msg(f.alice, long_cmid, f.all, "long cmid");
+  in[3] = chat_msg(f.alice, "nul", f.all, "a");
   in[3].body = "a\0b";
   in[3].body_len = 3;
-  in[4] = msg(f.alice, "kind", f.all, "bad kind");
+  in[4] = chat_msg(f.alice, "kind", f.all, "bad kind");
   in[4].kind = (enum store_msg_kind)9;
-  in[5] = msg(f.alice, "ok2", f.all, "2");
-  in[6] = msg(f.alice, "ok3", f.flagged, "3");
+  in[5] = chat_msg(f.alice, "ok2", f.all, "2");
+  in[6] = chat_msg(f.alice, "ok3", f.flagged, "3");
   CHECK_INT(store_send_batch(f.c, in, 7, out), ==, STORE_OK);
   CHECK_INT(out[0].seq, ==, 1);
   CHECK_INT(out[1].rc, ==, STORE_EINVAL);
@@ -435,11 +383,11 @@ TEST(send_bad_values_fail_alone)
   CHECK_INT(out[6].seq, ==, 1);
   CHECK_CONTAINS(store_errmsg(f.c), "invalid message kind 9");
 
-  in[0] = msg(f.alice, "ok4", f.all, "4");
-  in[1] = msg(f.alice, "utf8", f.all, "bad \xff byte");
-  in[2] = msg(f.bob, "ok5", f.all, "5");
-  in[3] = msg(f.carol, "no", f.all, "refused as usual");
-  in[4] = msg(f.alice, "ok6", f.flagged, "6");
+  in[0] = chat_msg(f.alice, "ok4", f.all, "4");
+  in[1] = chat_msg(f.alice, "utf8", f.all, "bad \xff byte");
+  in[2] = chat_msg(f.bob, "ok5", f.all, "5");
+  in[3] = chat_msg(f.carol, "no", f.all, "refused as usual");
+  in[4] = chat_msg(f.alice, "ok6", f.flagged, "6");
   CHECK_INT(store_send_batch(f.c, in, 5, out), ==, STORE_OK);
   CHECK_INT(out[0].rc, ==, STORE_OK);
   CHECK_INT(out[0].seq, ==, 3);
@@ -457,12 +405,12 @@ TEST(send_bad_values_fail_alone)
  * call reconnects and stores (a re-send of the same cmids is safe). */
 TEST(send_connection_lost)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
   struct store_send in[2];
   struct store_send_result out[2];
 
-  in[0] = msg(f.alice, "l1", f.all, "1");
-  in[1] = msg(f.bob, "l2", f.all, "2");
+  in[0] = chat_msg(f.alice, "l1", f.all, "1");
+  in[1] = chat_msg(f.bob, "l2", f.all, "2");
   pgtest_exec(conninfo, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                         " WHERE datname = current_database()"
                         " AND pid <> pg_backend_pid()");
@@ -505,7 +453,7 @@ static void *writer_main(void *arg)
   for (int b = 0; b < WRITER_MSGS / WRITER_BATCH; b++) {
     for (int i = 0; i < WRITER_BATCH; i++) {
       snprintf(cmids[i], sizeof cmids[i], "w%d-%d", w->id, b * WRITER_BATCH + i);
-      in[i] = msg(w->sender, cmids[i], w->f->all, "concurrent");
+      in[i] = chat_msg(w->sender, cmids[i], w->f->all, "concurrent");
     }
     if (store_send_batch(c, in, WRITER_BATCH, out) != STORE_OK) {
       w->failures++;
@@ -523,7 +471,7 @@ static void *writer_main(void *arg)
 
 TEST(send_concurrent_writers_gapless)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
   static struct writer w[2];
   pthread_t th[2];
   struct store_message *m = NULL;
@@ -574,9 +522,9 @@ static void *racer_main(void *arg)
 
   r->rc = store_connect(conninfo, &c);
   if (r->rc == STORE_OK) {
-    in[0] = msg(r->f->alice, "before", r->f->all, "1");
-    in[1] = msg(r->f->alice, "race", r->f->all, "the loser");
-    in[2] = msg(r->f->bob, "after", r->f->all, "2");
+    in[0] = chat_msg(r->f->alice, "before", r->f->all, "1");
+    in[1] = chat_msg(r->f->alice, "race", r->f->all, "the loser");
+    in[2] = chat_msg(r->f->bob, "after", r->f->all, "2");
     r->rc = store_send_batch(c, in, 3, r->out);
   }
   store_close(c);
@@ -594,7 +542,7 @@ static void exec_ok(PGconn *pg, const char *sql)
 
 TEST(send_cmid_race_across_conversations)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
   struct racer r = {.f = &f};
   PGconn *pg = PQconnectdb(conninfo);
   char sql[512];
@@ -665,7 +613,7 @@ static void *twin_main(void *arg)
                  b, i);
       else
         snprintf(cmids[i], sizeof cmids[i], "shared-%d-%d", b, i);
-      in[i] = msg(t->f->alice, cmids[i], t->conv, "twin");
+      in[i] = chat_msg(t->f->alice, cmids[i], t->conv, "twin");
     }
     t->rc = store_send_batch(c, in, WRITER_BATCH, t->out[b]);
   }
@@ -675,7 +623,7 @@ static void *twin_main(void *arg)
 
 TEST(send_cmid_race_stress)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
   static struct twin t[2];
   pthread_t th[2];
 
@@ -714,7 +662,7 @@ TEST(send_cmid_race_stress)
  * replay cost here. */
 TEST(timing_printout)
 {
-  struct fixture f = setup();
+  struct fixture f = chat_fixture_setup();
   enum { GROUPS = 20, MAXB = 500, REPLAY = 10000, PAGE = 1000 };
   static const int sizes[] = {1, 16, 64, 128, 500};
   static struct store_send in[MAXB];
@@ -743,7 +691,7 @@ TEST(timing_printout)
 
         for (int i = 0; i < size; i++) {
           snprintf(cmids[i], sizeof cmids[i], "t-%d", serial++);
-          in[i] = msg(i % 2 ? f.alice : f.bob, cmids[i],
+          in[i] = chat_msg(i % 2 ? f.alice : f.bob, cmids[i],
                       hot ? f.all : groups[i % GROUPS],
                       "a message of about sixty bytes, like a short chat line....");
         }
@@ -761,7 +709,7 @@ TEST(timing_printout)
   while (last_seq(f.c, f.alice, f.all) < REPLAY) {
     for (int i = 0; i < MAXB; i++) {
       snprintf(cmids[i], sizeof cmids[i], "t-%d", serial++);
-      in[i] = msg(f.alice, cmids[i], f.all, "filler");
+      in[i] = chat_msg(f.alice, cmids[i], f.all, "filler");
     }
     CHECK_INT(store_send_batch(f.c, in, MAXB, out), ==, STORE_OK);
   }
