@@ -51,6 +51,7 @@ int srv_code_from_store(int rc)
   case STORE_EEXISTS: return PROTO_E_DUPLICATE;
   case STORE_EINVAL: return PROTO_E_BAD_VALUE;
   case STORE_EUNAVAIL: return PROTO_E_DB_UNAVAILABLE;
+  case STORE_EFORBIDDEN: return PROTO_E_FORBIDDEN;
   default: return PROTO_E_INTERNAL;
   }
 }

@@ -39,7 +39,8 @@
   X(EEXISTS, -2, "already exists or conflicts")                              \
   X(EINVAL, -3, "invalid value")                                             \
   X(EUNAVAIL, -4, "database unavailable, retry later")                       \
-  X(EINTERNAL, -5, "internal storage error")
+  X(EINTERNAL, -5, "internal storage error")                                \
+  X(EFORBIDDEN, -6, "not allowed")
 
 enum store_result {
 #define STORE_ENUM_(name, code, msg) STORE_##name = (code),
@@ -514,6 +515,325 @@ int store_conversation_get(struct store_conn *c,
                            enum store_principal_kind kind, int64_t id,
                            int64_t conversation_id,
                            struct store_conv_summary *out);
+
+/* ======================================================================== */
+/* Read receipts, data keys, the feed and unread reports (issue 4).
+ *
+ * Storage keeps keys and read times only as opaque blobs: the server wraps,
+ * unwraps, seals and opens them (crypto/) on its database threads, between
+ * the calls below. Blobs are at most STORE_BLOB_MAX bytes; longer ones are
+ * STORE_EINVAL. All calls follow the conventions at the top of this file. */
+
+#define STORE_BLOB_MAX 128
+
+/* ------------------------------------------------------------------------ */
+/* Per-user data keys, stored wrapped by the master key, and the master key
+ * check values. */
+
+/* A user's data key as stored. */
+struct store_user_key {
+  int64_t user_id;
+  uint32_t key_version;  /* bound into the wrap and every sealed time */
+  int64_t master_id;     /* hcr_master_id of the key that wraps it; -1 when
+                            destroyed before it ever existed */
+  bool destroyed;        /* erased: wrapped_len is 0, times unrecoverable */
+  size_t wrapped_len;
+  uint8_t wrapped[STORE_BLOB_MAX];
+};
+
+/* The user's current data key (the highest version). STORE_ENOTFOUND
+ * 'user id N has no data key' when none was ever created (nor destroyed). */
+int store_user_key_get(struct store_conn *c, int64_t user_id,
+                       struct store_user_key *out);
+
+/* Stores `wrapped` (len bytes, borrowed) as the user's data key, version
+ * STORE_KEY_FIRST_VERSION, wrapped under master_id — unless the user has a
+ * key already (or a destroyed one): then nothing is stored and *out is the
+ * existing key. Two callers racing both get the winner's key; *created
+ * (may be NULL) tells this caller whether it won, so the loser discards its
+ * own fresh DEK and unwraps *out. The caller wraps for (user_id,
+ * STORE_KEY_FIRST_VERSION). STORE_ENOTFOUND 'unknown user id N';
+ * STORE_EINVAL for a bad length or a negative master id. */
+#define STORE_KEY_FIRST_VERSION 1u
+int store_user_key_create(struct store_conn *c, int64_t user_id,
+                          int64_t master_id, const uint8_t *wrapped,
+                          size_t len, struct store_user_key *out,
+                          bool *created);
+
+/* Crypto-shredding (`heraldctl user erase`): wipes every wrapped key of the
+ * user, keeping the rows with destroyed_at (a user without a key gets a
+ * destroyed one, so none is created later). Read state and sealed times
+ * stay; the times just cannot be opened any more. Idempotent; audited
+ * ("user.key_destroy"). The server must also drop the key from its cache.
+ * STORE_ENOTFOUND 'unknown user id N'. */
+int store_user_key_destroy(struct store_conn *c, int64_t user_id);
+
+/* Rotation: a page of live (not destroyed) wrapped keys after the position
+ * (after_user, after_version) in (user_id, key_version) order, at most
+ * `limit` (>= 1), skipping keys already wrapped under skip_master (pass -1
+ * to skip none). Start with (0, 0); continue from the last row returned.
+ * A pass with skip_master = the new key that returns nothing proves the
+ * rotation complete (keys created meanwhile by a server still on the old
+ * key show up here). *out is malloc'd (NULL when n is 0); free() it. */
+int store_user_keys_page(struct store_conn *c, int64_t after_user,
+                         uint32_t after_version, int64_t skip_master,
+                         size_t limit, struct store_user_key **out,
+                         size_t *n);
+
+/* Replaces one key's wrapped blob and master id, atomically, only if it is
+ * still wrapped under old_master (compare and swap: concurrent rotations
+ * or an erase cannot be overwritten). STORE_OK; STORE_ENOTFOUND when the
+ * key does not exist or was destroyed; STORE_EEXISTS when it is no longer
+ * under old_master (someone else re-wrapped it); STORE_EINVAL bad blob. */
+int store_user_key_rewrap(struct store_conn *c, int64_t user_id,
+                          uint32_t key_version, int64_t old_master,
+                          int64_t new_master, const uint8_t *wrapped,
+                          size_t len);
+
+struct store_master_check {
+  int64_t master_id;
+  bool retired;
+  int64_t created_at_ms;
+  size_t len;
+  uint8_t value[STORE_BLOB_MAX];
+};
+
+/* Stores the check value of master key master_id. Storing the same value
+ * again succeeds; a different value for the same id is STORE_EEXISTS. */
+int store_master_check_put(struct store_conn *c, int64_t master_id,
+                           const uint8_t *value, size_t len);
+
+/* Every check value, newest first (retired ones included); *out malloc'd,
+ * free() it. At start-up: the configured key must have a non-retired check
+ * (or, on an empty installation, none exists at all). */
+int store_master_checks(struct store_conn *c, struct store_master_check **out,
+                        size_t *n);
+
+/* Marks master_id retired (after a completed rotation away from it).
+ * Idempotent; audited ("keys.retire"). STORE_ENOTFOUND for an unknown id. */
+int store_master_check_retire(struct store_conn *c, int64_t master_id);
+
+/* ------------------------------------------------------------------------ */
+/* Reads and receipts.
+ *
+ * A read is two calls on the same database thread, with the sealing in
+ * between:
+ *   1. store_read_plan: the reader's marker, the effective N and what the
+ *      time must be clamped to, and whether a time may be recorded;
+ *   2. the server clamps T to [upto_sent_at_ms, now_ms], seals it under
+ *      the reader's key with AD (conv, read_seq + 1, upto, reader,
+ *      key_version) — or seals nothing (opt-out, quiet hours, erased key)
+ *      — and calls store_read_record with that same range.
+ * store_read_record re-checks the marker under a row lock: if another read
+ * moved it meanwhile, only the part still unread is recorded (the row
+ * keeps the sealed `from` so the AD still matches; see store_who_row), and
+ * a read that is now at or below the marker is a no-op. */
+
+struct store_read_plan {
+  int64_t read_seq;        /* the marker now; a range starts at read_seq+1 */
+  int64_t upto;            /* effective N = min(requested, last_seq); when
+                              upto <= read_seq there is nothing to record */
+  int64_t upto_sent_at_ms; /* sent_at of message `upto` (0 if upto is 0) */
+  int64_t now_ms;          /* the database's clock */
+  bool user_opt_out;       /* the reader opted out of read-time recording */
+  bool org_allows_opt_out; /* ... and the org honours that: record no time
+                              when both are true */
+};
+
+/* Step 1. One statement, no lock. STORE_ENOTFOUND 'unknown conversation id
+ * N' when the reader is not a current member (as when it does not exist);
+ * STORE_EINVAL for seq < 1. */
+int store_read_plan(struct store_conn *c, int64_t reader_id,
+                    int64_t conversation_id, int64_t seq,
+                    struct store_read_plan *out);
+
+enum store_feed_kind { STORE_FEED_RECEIPT = 1 };
+
+/* One feed entry (PROTOCOL.md §3.6). A receipt entry: read counts of
+ * user_id's own tracked messages with from_seq <= seq <= to_seq in the
+ * conversation changed; the server fetches the counts with
+ * store_receipt_counts and sends one `receipt` per message with this fs. */
+struct store_feed_entry {
+  int64_t user_id;
+  int64_t fs;
+  enum store_feed_kind kind;
+  int64_t conversation_id;
+  int64_t from_seq, to_seq;
+};
+
+struct store_read_result {
+  bool moved;              /* false: a no-op, the marker was already there */
+  int64_t old_seq;         /* marker before */
+  int64_t read_seq;        /* marker after */
+  struct store_feed_entry *feed; /* one per distinct sender (not the reader,
+                              not bots) of tracked messages in the newly
+                              read range, ordered by user; malloc'd, the
+                              caller free()s it (NULL when n_feed is 0) */
+  size_t n_feed;
+};
+
+/* Step 2: the read, in ONE statement (one transaction, one round trip).
+ * With sealed non-NULL: (from_seq, to_seq) is exactly the range sealed
+ * (read_seq + 1 and upto of the plan) and key_version the DEK's version;
+ * to_seq beyond the conversation's last seq, from_seq > marker + 1 or
+ * from_seq > to_seq are STORE_EINVAL. With sealed NULL (no time recorded):
+ * from_seq and key_version are ignored and to_seq is clamped to last_seq,
+ * so this alone is a complete read. Moves members.read_seq (and
+ * delivered_seq) forward, inserts one read_ranges row, appends the receipt
+ * feed entries. STORE_ENOTFOUND 'unknown conversation id N' for a
+ * non-member. On success *out is filled (free out->feed).
+ *
+ * Cost: one read_ranges row, ~100 bytes of heap tuple with a 48-byte sealed
+ * time (~50 without) plus ~60 bytes in its two indexes; one member row
+ * update (HOT-less: ~80 bytes of dead tuple until vacuum); per distinct
+ * sender one feed row (~70 bytes + ~30 of index) and one feed_heads bump.
+ * Tables grow with read EVENTS (× distinct senders in the range for the
+ * feed), never with messages × members. */
+int store_read_record(struct store_conn *c, int64_t reader_id,
+                      int64_t conversation_id, int64_t from_seq,
+                      int64_t to_seq, uint32_t key_version,
+                      const uint8_t *sealed, size_t sealed_len,
+                      struct store_read_result *out);
+
+struct store_receipt_count {
+  int64_t seq;
+  int64_t read;   /* recipients whose marker is at or past seq */
+  int64_t total;  /* recipients: members when it was sent (joined_seq <
+                     seq), still members or left at or after it, not the
+                     sender */
+};
+
+/* Counts for sender_id's own tracked messages with from_seq <= seq <=
+ * to_seq in a conversation, ascending; one statement whose cost is
+ * O(members + messages in range), fine for ranges of thousands. *out is
+ * malloc'd (NULL when n is 0); free() it. Membership is the caller's to
+ * check. STORE_EINVAL for from_seq > to_seq. */
+int store_receipt_counts(struct store_conn *c, int64_t sender_id,
+                         int64_t conversation_id, int64_t from_seq,
+                         int64_t to_seq, struct store_receipt_count **out,
+                         size_t *n);
+
+/* The feed of user_id after the cursor, ascending by fs, at most `limit`
+ * (>= 1) entries. *out malloc'd (NULL when n is 0); free() it. */
+int store_feed_after(struct store_conn *c, int64_t user_id, int64_t after_fs,
+                     size_t limit, struct store_feed_entry **out, size_t *n);
+
+/* The user's last fs (0 when the feed is empty): the cursor of `synced`. */
+int store_feed_head(struct store_conn *c, int64_t user_id, int64_t *fs);
+
+/* The message a who-read list is about. */
+struct store_who_read_msg {
+  enum store_principal_kind sender_kind;
+  int64_t sender_id;
+  enum store_msg_kind kind;
+  bool tracked;
+  int64_t sent_at_ms;
+};
+
+/* One recipient. When read and a time is stored, the sealed blob and the
+ * AD inputs to open it: (conversation_id, ad_from_seq, ad_to_seq, user_id,
+ * key_version). has_time false with read true: read, time unknown
+ * (opt-out, quiet hours, purged). */
+struct store_who_row {
+  int64_t user_id;
+  bool read;
+  bool has_time;
+  int64_t ad_from_seq, ad_to_seq;
+  uint32_t key_version;
+  size_t sealed_len;
+  uint8_t sealed[STORE_BLOB_MAX];
+};
+
+/* Who read message (conversation_id, seq): every recipient (as in
+ * store_receipt_counts), ordered by user id, with the covering read row.
+ * The caller decides who may see what (the sender, the reader) from *msg.
+ * STORE_ENOTFOUND 'unknown message N:S'. *rows malloc'd (NULL when n is
+ * 0); free() it. One statement. */
+int store_who_read(struct store_conn *c, int64_t conversation_id, int64_t seq,
+                   struct store_who_read_msg *msg, struct store_who_row **rows,
+                   size_t *n);
+
+/* Retention: drops the sealed times of read rows recorded more than the
+ * org's read_time_retention_days ago (the read state stays; who-read then
+ * says "time unknown"), at most `limit` rows per call (0: all) so a large
+ * backlog is purged in short transactions. *purged (may be NULL) receives
+ * the count. Audited when it purged anything ("read_times.purge"). */
+int store_read_times_purge(struct store_conn *c, size_t limit,
+                           int64_t *purged);
+
+/* ------------------------------------------------------------------------ */
+/* Unread reports (SPEC §10). */
+
+enum store_report_scope {
+  STORE_REPORT_ALL = 0, /* everything the caller may see */
+  STORE_REPORT_TEAM,    /* the caller's subtree only */
+  STORE_REPORT_OWNED,   /* conversations the caller owns only */
+  STORE_REPORT_ORG      /* everyone: admins only */
+};
+
+struct store_report_query {
+  int64_t older_than_s;        /* threshold, seconds (>= 0) */
+  enum store_report_scope scope;
+  int64_t conversation_id;     /* 0: any */
+  const char *department;      /* NULL: any; matched ignoring case */
+  size_t limit;                /* most rows returned; 0: all (totals are
+                                  always complete) */
+};
+
+struct store_report_row {
+  int64_t user_id;             /* recipient */
+  int64_t conversation_id, seq;
+  enum store_principal_kind sender_kind;
+  int64_t sender_id;
+  int64_t sent_at_ms;
+  int64_t unread_s;            /* from herald_unread_seconds() */
+  bool ding, acked;            /* a DING; acknowledged (but not read) */
+};
+
+struct store_report_user {
+  int64_t user_id;
+  char display_name[STORE_NAME_MAX + 1];
+  char department[STORE_NAME_MAX + 1]; /* "" when none */
+  int64_t unread, dings;       /* rows; unacknowledged DINGs among them */
+};
+
+struct store_report_dept {
+  char department[STORE_NAME_MAX + 1]; /* "" when none */
+  int64_t unread, dings;
+};
+
+struct store_report {
+  int64_t now_ms, older_than_s;
+  struct store_report_row *rows;   /* by recipient, then oldest first */
+  size_t n_rows;
+  int64_t total_rows;              /* before the limit */
+  bool truncated;
+  struct store_report_user *users; /* by user id */
+  size_t n_users;
+  struct store_report_dept *depts; /* by department name */
+  size_t n_depts;
+};
+
+/* "Unread over N" for caller_id: every tracked message older than the
+ * threshold that a current member in scope has not read (not their own),
+ * and every DING they read but did not acknowledge. Scope: an admin sees
+ * everyone; a manager their whole subtree (users.manager_id, recursively,
+ * as it is now) plus every member of the conversations they own; staff and
+ * deactivated callers are refused. Every run, refused ones included, writes
+ * an audit_log row (actor, threshold, scope, filters, row count). On
+ * success *out owns arrays: release with store_report_cleanup. Errors:
+ * STORE_ENOTFOUND unknown caller, conversation or department;
+ * STORE_EFORBIDDEN 'user "x" may not run reports' / 'only admins may
+ * report on the whole organisation'; STORE_EINVAL bad threshold or scope. */
+int store_report_unread(struct store_conn *c, int64_t caller_id,
+                        const struct store_report_query *q,
+                        struct store_report *out);
+
+/* Frees what store_report_unread handed over and zeroes *r. Takes NULL. */
+void store_report_cleanup(struct store_report *r);
+
+/* ======================================================================== */
+/* End of the issue-4 section. */
 
 /* ------------------------------------------------------------------------ */
 /* The embedded PostgreSQL cluster.
