@@ -46,6 +46,11 @@ static const struct cfg_entry settings[] = {
   {"db", CFG_STR, "", 0, 0, OFF(db),
    "libpq connection string of an external PostgreSQL; empty = embedded",
    NULL},
+  {"master-key-file", CFG_STR, "", 0, 0, OFF(master_key_file),
+   "file holding the 32-byte master key that wraps users' data keys (mode "
+   "0600); empty = DATA_DIR/master.key, created on first start. "
+   "HERALD_MASTER_KEY (the key itself, hex or base64) takes precedence. "
+   "Back it up apart from the database", NULL},
   {"log-level", CFG_STR, "info", 0, 0, OFF(log_level),
    "error, warn, info or debug", check_log_level},
   {"max-frame", CFG_INT, "65536", 1024, 16 * 1024 * 1024, OFF(max_frame),

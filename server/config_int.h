@@ -20,6 +20,9 @@ struct srv_config {
   int listen_port;
   char *data_dir;         /* embedded PostgreSQL lives under it */
   char *db;               /* libpq conninfo; empty = embedded default */
+  char *master_key_file;  /* master key file; empty = DATA_DIR/master.key
+                             (the key itself only ever comes from a file
+                             or HERALD_MASTER_KEY, never from argv) */
   char *log_level;
   int max_frame;          /* largest WebSocket message accepted, bytes */
   int max_body;           /* largest message body, bytes */

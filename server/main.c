@@ -5,6 +5,7 @@
  */
 #include "config_int.h"
 #include "log_int.h"
+#include "masterkey_int.h"
 #include "server_int.h"
 
 #include "hcrypto.h"
@@ -15,11 +16,13 @@
 
 #define HERALD_VERSION "0.1.0"
 
-/* Connects once, applies pending migrations, disconnects. Runs before the
+/* Connects once, applies pending migrations, checks that the master key
+ * is the one the data keys are wrapped with, disconnects. Runs before the
  * event loop exists, so blocking here is fine. */
-static int prepare_database(const char *conninfo)
+static int prepare_database(const char *conninfo, const struct hcr_master *m)
 {
   struct store_conn *conn = NULL;
+  char err[512];
   int applied = 0, rc;
 
   if ((rc = store_connect(conninfo, &conn)) != 0) {
@@ -32,6 +35,8 @@ static int prepare_database(const char *conninfo)
   }
   srv_info("db", "schema current (%d migration%s applied now)", applied,
            applied == 1 ? "" : "s");
+  if ((rc = srv_master_key_check(conn, m, err, sizeof(err))) != 0)
+    srv_err("keys", "%s", err);
 out:
   store_close(conn);
   return rc;
@@ -42,6 +47,7 @@ int main(int argc, char **argv)
   struct srv_config cfg;
   struct srv_server srv;
   struct store_embedded *emb = NULL;
+  struct hcr_master *master = NULL;
   enum srv_config_action action;
   const char *conninfo;
   char err[512];
@@ -87,7 +93,11 @@ int main(int argc, char **argv)
     }
     conninfo = store_embedded_conninfo(emb);
   }
-  if (prepare_database(conninfo) != 0)
+  if (srv_master_key_load(&cfg, &master, err, sizeof(err)) != 0) {
+    srv_err("keys", "%s", err);
+    goto out;
+  }
+  if (prepare_database(conninfo, master) != 0)
     goto out;
 
   if (srv_server_init(&srv, &cfg, conninfo) == 0) {
@@ -102,6 +112,7 @@ out:
     if (store_embedded_stop(emb) != 0)
       status = 1;
   }
+  hcr_master_free(master);
   srv_info("main", "exit %d", status);
   srv_config_cleanup(&cfg);
   return status;

@@ -43,8 +43,10 @@ start_server() {
   SERVER_PID=$!
   local i
   for i in $(seq 1 600); do
-    PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$SERVER_LOG" | tail -1)
-    if [ -n "$PORT" ] && [ "$(grep -c 'listening on' "$SERVER_LOG")" -ge "${STARTS:-1}" ]; then
+    # Count first, then read the port: the other order can pair a new
+    # line's count with the previous start's port.
+    if [ "$(grep -c 'listening on' "$SERVER_LOG")" -ge "${STARTS:-1}" ]; then
+      PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$SERVER_LOG" | tail -1)
       return 0
     fi
     kill -0 "$SERVER_PID" 2>/dev/null || fail "heraldd exited during start-up"

@@ -45,11 +45,16 @@ void e2e_dump_logs(void)
 static void at_exit(void)
 {
   for (int i = 0; i < nservers; i++) {
+    char cmd[300];
+
     if (servers[i]->pid > 0) {
       kill(servers[i]->pid, SIGKILL);
       waitpid(servers[i]->pid, NULL, 0);
       servers[i]->pid = 0;
     }
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", servers[i]->dir);
+    if (system(cmd) != 0)
+      fprintf(stderr, "could not remove %s\n", servers[i]->dir);
   }
 }
 
@@ -90,6 +95,7 @@ void e2e_server_init_db(struct e2e_server *srv, const char *conninfo)
            getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(),
            nservers);
   unlink(srv->log);
+  snprintf(srv->dir, sizeof(srv->dir), "%s.d", srv->log);
   if (nservers < MAX_SERVERS)
     servers[nservers++] = srv;
   if (!registered) {
@@ -131,6 +137,8 @@ void e2e_server_start(struct e2e_server *srv, const char *const *extra)
   argv[argc++] = srv->db;
   argv[argc++] = "--listen";
   argv[argc++] = listen;
+  argv[argc++] = "--data-dir";
+  argv[argc++] = srv->dir;
   for (; extra && *extra && argc < 62; extra++)
     argv[argc++] = *extra;
   argv[argc] = NULL;
