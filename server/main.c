@@ -100,7 +100,7 @@ int main(int argc, char **argv)
   if (prepare_database(conninfo, master) != 0)
     goto out;
 
-  if (srv_server_init(&srv, &cfg, conninfo) == 0) {
+  if (srv_server_init(&srv, &cfg, conninfo, master) == 0) {
     srv_server_run(&srv);
     status = 0;
   }

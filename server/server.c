@@ -16,6 +16,8 @@
 #include "server_int.h"
 #include "session_int.h"
 
+#include "hcrypto.h"
+
 #include <string.h>
 #include <time.h>
 
@@ -117,7 +119,7 @@ static void on_signal(uv_signal_t *h, int signum)
 }
 
 int srv_server_init(struct srv_server *srv, const struct srv_config *cfg,
-                    const char *conninfo)
+                    const char *conninfo, const struct hcr_master *master)
 {
   struct lws_context_creation_info info;
   static lws_retry_bo_t keepalive;
@@ -127,6 +129,12 @@ int srv_server_init(struct srv_server *srv, const struct srv_config *cfg,
   memset(srv, 0, sizeof(*srv));
   srv->cfg = cfg;
   srv->conninfo = conninfo;
+  srv->master = master;
+  /* Data keys of the users reading at the moment; evicted keys are wiped. */
+  if (hcr_keycache_new(4096, &srv->keys) != HCR_OK) {
+    srv_err("server", "cannot create the key cache");
+    return -1;
+  }
   if (uv_loop_init(&srv->loop) != 0) {
     srv_err("server", "cannot create the event loop");
     return -1;
@@ -211,6 +219,8 @@ void srv_server_cleanup(struct srv_server *srv)
     uv_loop_close(&srv->loop);
     srv->loop_open = 0;
   }
+  hcr_keycache_free(srv->keys);
+  srv->keys = NULL;
   srv_ratelimit_cleanup(&srv->login_by_account);
   srv_ratelimit_cleanup(&srv->login_by_peer);
   srv_intmap_cleanup(&srv->users);

@@ -1,0 +1,283 @@
+/*
+ * h_read.c — read reports, live receipts to senders, and who-read lists.
+ *
+ * A `read` runs on a database thread in two steps: storage plans it (the
+ * marker, the effective seq, the clamp bounds, the opt-out), the time is
+ * clamped to [sent time of that message, now] and sealed under the reader's
+ * data key with the row bound in as associated data, and storage records
+ * the range and one feed entry per sender whose tracked messages it
+ * covers. Each entry then becomes `receipt` frames ("read k of n") on the
+ * sender's connected devices: one per message of the range, all with fs 0
+ * but the last, which carries the entry's fs (PROTOCOL.md 3.6).
+ *
+ * `who_read` decrypts read times only for who may see them: the message's
+ * sender sees every recipient's time, anyone else only their own; times
+ * are rounded down to the minute.
+ */
+#include "datakey_int.h"
+#include "dbpool_int.h"
+#include "dispatch_int.h"
+#include "log_int.h"
+#include "server_int.h"
+#include "session_int.h"
+
+#include "hcrypto.h"
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct read_job {
+  struct srv_dbjob job;
+  struct srv_session *s;
+  uint64_t req;
+  int64_t conv, seq, at_ms;
+  struct store_read_result res;
+};
+
+static void read_run(struct srv_dbjob *job, struct store_conn *conn)
+{
+  struct read_job *rj = (struct read_job *)job;
+  struct srv_server *srv = rj->s->srv;
+  struct store_read_plan plan;
+  struct hcr_time_ad ad;
+  uint8_t dek[HCR_DEK_LEN], sealed[HCR_SEALED_TIME_LEN];
+  const uint8_t *blob = NULL;
+  int64_t at;
+  int rc;
+
+  if (!conn) {
+    job->rc = STORE_EUNAVAIL;
+    return;
+  }
+  if ((rc = store_read_plan(conn, rj->s->uid, rj->conv, rj->seq, &plan)) ||
+      plan.upto <= plan.read_seq) {
+    job->rc = rc;
+    return;
+  }
+  /* Offline reads carry the time they happened; the server trusts it only
+   * between the message's own time and now. */
+  at = rj->at_ms ? rj->at_ms : plan.now_ms;
+  if (at < plan.upto_sent_at_ms)
+    at = plan.upto_sent_at_ms;
+  if (at > plan.now_ms)
+    at = plan.now_ms;
+  ad.conversation_id = rj->conv;
+  ad.from_seq = plan.read_seq + 1;
+  ad.to_seq = plan.upto;
+  ad.reader_id = rj->s->uid;
+  ad.dek_version = 0;
+  if (!(plan.user_opt_out && plan.org_allows_opt_out) &&
+      srv_datakey_get(srv, conn, rj->s->uid, 0, true, dek,
+                      &ad.dek_version) == 0) {
+    if (hcr_seal_time(dek, &ad, at, sealed) == HCR_OK)
+      blob = sealed;
+    hcr_wipe(dek, sizeof(dek));
+  }
+  job->rc = store_read_record(conn, rj->s->uid, rj->conv, ad.from_seq,
+                              ad.to_seq, ad.dek_version, blob,
+                              blob ? sizeof(sealed) : 0, &rj->res);
+}
+
+struct receipt_job {
+  struct srv_dbjob job;
+  struct srv_server *srv;
+  struct store_feed_entry e;
+  struct store_receipt_count *counts;
+  size_t n;
+};
+
+static void receipt_run(struct srv_dbjob *job, struct store_conn *conn)
+{
+  struct receipt_job *rj = (struct receipt_job *)job;
+
+  job->rc = conn ? store_receipt_counts(conn, rj->e.user_id,
+                                        rj->e.conversation_id,
+                                        rj->e.from_seq, rj->e.to_seq,
+                                        &rj->counts, &rj->n)
+                 : STORE_EUNAVAIL;
+}
+
+static void receipt_done(struct srv_dbjob *job)
+{
+  struct receipt_job *rj = (struct receipt_job *)job;
+  struct proto_frame f;
+
+  /* Devices that are offline get the entry from the feed on replay. */
+  for (size_t i = 0; job->rc == STORE_OK && i < rj->n; i++) {
+    proto_frame_init(&f, PROTO_T_RECEIPT);
+    f.u.receipt.conv = (uint64_t)rj->e.conversation_id;
+    f.u.receipt.seq = (uint64_t)rj->counts[i].seq;
+    f.u.receipt.read = (uint64_t)rj->counts[i].read;
+    f.u.receipt.total = (uint64_t)rj->counts[i].total;
+    f.u.receipt.fs = i + 1 == rj->n ? (uint64_t)rj->e.fs : 0;
+    for (struct srv_session *s = srv_sessions_of_user(rj->srv, rj->e.user_id);
+         s; s = s->user_next)
+      if (s->live && srv_session_open(s))
+        srv_session_send(s, &f);
+  }
+  free(rj->counts);
+  free(rj);
+}
+
+static void push_receipts(struct srv_server *srv,
+                          const struct store_read_result *res)
+{
+  for (size_t i = 0; i < res->n_feed; i++) {
+    struct receipt_job *rj = calloc(1, sizeof(*rj));
+
+    if (!rj)
+      return;      /* the senders still get them from the feed */
+    rj->job.run = receipt_run;
+    rj->job.done = receipt_done;
+    rj->srv = srv;
+    rj->e = res->feed[i];
+    srv_dbpool_submit(srv->reader, &rj->job);
+  }
+}
+
+static void read_done(struct srv_dbjob *job)
+{
+  struct read_job *rj = (struct read_job *)job;
+  struct srv_session *s = rj->s;
+  struct proto_frame f;
+
+  s->inflight--;
+  if (job->rc != STORE_OK) {
+    srv_reply_error(s, rj->req, srv_code_from_store(job->rc), "conv", NULL);
+  } else {
+    proto_frame_init(&f, PROTO_T_RESULT);
+    f.id = rj->req;
+    f.u.result.conv = (uint64_t)rj->conv;
+    srv_session_send(s, &f);
+    push_receipts(s->srv, &rj->res);
+  }
+  free(rj->res.feed);
+  srv_session_unref(s);
+  free(rj);
+}
+
+int srv_h_read(struct srv_session *s, const struct proto_frame *f)
+{
+  struct read_job *rj = calloc(1, sizeof(*rj));
+
+  if (!rj)
+    return PROTO_E_NOMEM;
+  rj->job.run = read_run;
+  rj->job.done = read_done;
+  rj->s = srv_session_ref(s);
+  rj->req = f->id;
+  rj->conv = (int64_t)f->u.read.conv;
+  rj->seq = (int64_t)f->u.read.seq;
+  rj->at_ms = (int64_t)f->u.read.at;
+  s->inflight++;
+  srv_dbpool_submit(s->srv->reader, &rj->job);
+  return 0;
+}
+
+struct who_job {
+  struct srv_dbjob job;
+  struct srv_session *s;
+  uint64_t req;
+  int64_t conv, seq;
+  struct proto_who_row *rows;
+  size_t n;
+};
+
+static void who_run(struct srv_dbjob *job, struct store_conn *conn)
+{
+  struct who_job *wj = (struct who_job *)job;
+  struct srv_server *srv = wj->s->srv;
+  struct store_conv_summary mine;
+  struct store_who_read_msg msg;
+  struct store_who_row *rows = NULL;
+  size_t n = 0;
+  int64_t me = wj->s->uid;
+  int rc;
+
+  if (!conn) {
+    job->rc = STORE_EUNAVAIL;
+    return;
+  }
+  /* A conversation the caller is not in does not exist for them. */
+  if ((rc = store_conversation_get(conn, STORE_PRINCIPAL_USER, me, wj->conv,
+                                   &mine)) != STORE_OK ||
+      (rc = store_who_read(conn, wj->conv, wj->seq, &msg, &rows, &n)) !=
+          STORE_OK) {
+    job->rc = rc;
+    return;
+  }
+  if (!(wj->rows = calloc(n ? n : 1, sizeof(*wj->rows)))) {
+    job->rc = STORE_EINTERNAL;
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    bool sender = msg.sender_kind == STORE_PRINCIPAL_USER &&
+                  msg.sender_id == me;
+    struct proto_who_row *w;
+    uint8_t dek[HCR_DEK_LEN];
+    struct hcr_time_ad ad;
+    int64_t at;
+
+    /* The sender sees every recipient; anyone else only their own row. */
+    if (!sender && rows[i].user_id != me)
+      continue;
+    w = &wj->rows[wj->n++];
+    w->uid = (uint64_t)rows[i].user_id;
+    w->read = rows[i].read;
+    if (!rows[i].has_time ||
+        srv_datakey_get(srv, conn, rows[i].user_id, rows[i].key_version,
+                        false, dek, NULL) != 0)
+      continue;                 /* no time, purged, or erased: unknown */
+    ad = (struct hcr_time_ad){wj->conv, rows[i].ad_from_seq,
+                              rows[i].ad_to_seq, rows[i].user_id,
+                              rows[i].key_version};
+    if (hcr_open_time(dek, &ad, rows[i].sealed, rows[i].sealed_len, &at) ==
+        HCR_OK)
+      w->at = (uint64_t)(at - at % 60000);
+    hcr_wipe(dek, sizeof(dek));
+  }
+  job->rc = STORE_OK;
+out:
+  free(rows);
+}
+
+static void who_done(struct srv_dbjob *job)
+{
+  struct who_job *wj = (struct who_job *)job;
+  struct srv_session *s = wj->s;
+  struct proto_frame f;
+
+  s->inflight--;
+  if (job->rc != STORE_OK) {
+    srv_reply_error(s, wj->req, srv_code_from_store(job->rc), NULL, NULL);
+  } else {
+    proto_frame_init(&f, PROTO_T_WHO_READ_RESULT);
+    f.id = wj->req;
+    f.u.who_read_result.conv = (uint64_t)wj->conv;
+    f.u.who_read_result.seq = (uint64_t)wj->seq;
+    f.u.who_read_result.rows = wj->rows;
+    f.u.who_read_result.nrows = wj->n;
+    srv_session_send(s, &f);
+  }
+  free(wj->rows);
+  srv_session_unref(s);
+  free(wj);
+}
+
+int srv_h_who_read(struct srv_session *s, const struct proto_frame *f)
+{
+  struct who_job *wj = calloc(1, sizeof(*wj));
+
+  if (!wj)
+    return PROTO_E_NOMEM;
+  wj->job.run = who_run;
+  wj->job.done = who_done;
+  wj->s = srv_session_ref(s);
+  wj->req = f->id;
+  wj->conv = (int64_t)f->u.who_read.conv;
+  wj->seq = (int64_t)f->u.who_read.seq;
+  s->inflight++;
+  srv_dbpool_submit(s->srv->reader, &wj->job);
+  return 0;
+}
