@@ -64,21 +64,26 @@ void srv_msg_from_store(struct proto_msg *out, const struct store_message *m)
   out->tracked = m->tracked;
 }
 
-static void sync_conv_done(struct srv_session *s, struct srv_conv_pos *pos)
+void srv_sync_part_done(struct srv_session *s)
 {
   struct proto_frame f;
 
-  if (!pos->in_sync)
-    return;
-  pos->in_sync = 0;
-  pos->req = 0;
-  if (--s->sync_pending > 0 || !s->syncing)
+  if (!s->syncing || --s->sync_pending > 0)
     return;
   s->syncing = 0;
   proto_frame_init(&f, PROTO_T_SYNCED);
   f.id = s->sync_id;
-  f.u.synced.feed = 0;   /* the feed arrives with receipts (issue 4) */
+  f.u.synced.feed = s->feed_cursor;
   srv_session_send(s, &f);
+}
+
+static void sync_conv_done(struct srv_session *s, struct srv_conv_pos *pos)
+{
+  if (!pos->in_sync)
+    return;
+  pos->in_sync = 0;
+  pos->req = 0;
+  srv_sync_part_done(s);
 }
 
 /* A sync failed (the database went away): tell the client once and stop

@@ -51,6 +51,14 @@ void srv_delivery_hint(struct srv_server *srv, int64_t conv, int64_t seq);
 /* The highest seq of `conv` this process has seen committed, or 0. */
 int64_t srv_delivery_last(struct srv_server *srv, int64_t conv);
 
+/* One part of a running sync (a conversation's replay, the feed) is
+ * complete; the last part sends `synced`. */
+void srv_sync_part_done(struct srv_session *s);
+
+/* Replays the user's feed after `after` as `feed` frames of the running
+ * sync, then completes the sync's feed part (h_read.c). */
+void srv_feed_replay(struct srv_session *s, int64_t after);
+
 /* Fills a proto_msg from a stored message (strings borrowed from `m`). */
 void srv_msg_from_store(struct proto_msg *out, const struct store_message *m);
 

@@ -15,6 +15,7 @@
  * are rounded down to the minute.
  */
 #include "datakey_int.h"
+#include "delivery_int.h"
 #include "dbpool_int.h"
 #include "dispatch_int.h"
 #include "log_int.h"
@@ -280,4 +281,118 @@ int srv_h_who_read(struct srv_session *s, const struct proto_frame *f)
   s->inflight++;
   srv_dbpool_submit(s->srv->reader, &wj->job);
   return 0;
+}
+
+/* ---- replay of the feed during sync ---- */
+
+/* Feed entries read per job; each expands to one receipt per message of
+ * its range, so a page stays well under the server frame limit. */
+#define FEED_PAGE 64
+
+struct feed_job {
+  struct srv_dbjob job;
+  struct srv_session *s;
+  int64_t after;
+  struct proto_receipt *items;
+  size_t n, cap;
+  int64_t next;
+  bool more;
+};
+
+static int add_item(struct feed_job *fj, const struct proto_receipt *r)
+{
+  if (fj->n == fj->cap) {
+    size_t cap = fj->cap ? fj->cap * 2 : 64;
+    struct proto_receipt *p = realloc(fj->items, cap * sizeof(*p));
+    if (!p)
+      return -1;
+    fj->items = p;
+    fj->cap = cap;
+  }
+  fj->items[fj->n++] = *r;
+  return 0;
+}
+
+static void feed_run(struct srv_dbjob *job, struct store_conn *conn)
+{
+  struct feed_job *fj = (struct feed_job *)job;
+  struct store_feed_entry *e = NULL;
+  size_t ne = 0;
+
+  if (!conn) {
+    job->rc = STORE_EUNAVAIL;
+    return;
+  }
+  job->rc = store_feed_after(conn, fj->s->uid, fj->after, FEED_PAGE, &e, &ne);
+  for (size_t i = 0; job->rc == STORE_OK && i < ne; i++) {
+    struct store_receipt_count *counts = NULL;
+    size_t nc = 0;
+
+    job->rc = store_receipt_counts(conn, e[i].user_id, e[i].conversation_id,
+                                   e[i].from_seq, e[i].to_seq, &counts, &nc);
+    for (size_t k = 0; job->rc == STORE_OK && k < nc; k++) {
+      struct proto_receipt r = {
+        (uint64_t)e[i].conversation_id, (uint64_t)counts[k].seq,
+        (uint64_t)counts[k].read, (uint64_t)counts[k].total,
+        k + 1 == nc ? (uint64_t)e[i].fs : 0};
+      if (add_item(fj, &r) != 0)
+        job->rc = STORE_EINTERNAL;
+    }
+    free(counts);
+    fj->next = e[i].fs;
+  }
+  fj->more = ne == FEED_PAGE;
+  free(e);
+}
+
+static void feed_done(struct srv_dbjob *job)
+{
+  struct feed_job *fj = (struct feed_job *)job;
+  struct srv_session *s = fj->s;
+  struct proto_frame f;
+
+  s->inflight--;
+  if (!srv_session_open(s) || !s->syncing)
+    goto out;
+  if (job->rc != STORE_OK) {
+    s->syncing = 0;
+    srv_reply_error(s, s->sync_id, srv_code_from_store(job->rc), NULL, NULL);
+    goto out;
+  }
+  if (fj->n > 0) {
+    proto_frame_init(&f, PROTO_T_FEED);
+    f.id = s->sync_id;
+    f.u.feed.rcpt = fj->items;
+    f.u.feed.nrcpt = fj->n;
+    f.u.feed.next = (uint64_t)fj->next;
+    f.u.feed.more = fj->more;
+    if (srv_session_send(s, &f) != 0)
+      goto out;
+    s->feed_cursor = (uint64_t)fj->next;
+  }
+  if (fj->more)
+    srv_feed_replay(s, fj->next);
+  else
+    srv_sync_part_done(s);
+out:
+  free(fj->items);
+  srv_session_unref(s);
+  free(fj);
+}
+
+void srv_feed_replay(struct srv_session *s, int64_t after)
+{
+  struct feed_job *fj = calloc(1, sizeof(*fj));
+
+  if (!fj) {
+    srv_session_kill(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+    return;
+  }
+  fj->job.run = feed_run;
+  fj->job.done = feed_done;
+  fj->s = srv_session_ref(s);
+  fj->after = after;
+  fj->next = after;
+  s->inflight++;
+  srv_dbpool_submit(s->srv->reader, &fj->job);
 }

@@ -28,6 +28,7 @@ struct sync_job {
   size_t ncur;
   struct store_conv_summary *convs;
   size_t nconvs;
+  int64_t feed;                /* the client's feed cursor */
 };
 
 static enum store_principal_kind kind_of(const struct srv_session *s)
@@ -60,7 +61,6 @@ static void sync_done(struct srv_dbjob *job)
 {
   struct sync_job *sj = (struct sync_job *)job;
   struct srv_session *s = sj->s;
-  struct proto_frame f;
 
   s->inflight--;
   if (!srv_session_open(s))
@@ -72,7 +72,9 @@ static void sync_done(struct srv_dbjob *job)
   }
   if (sj->ncur)
     qsort(sj->cur, sj->ncur, sizeof(*sj->cur), cmp_cursor);
-  s->sync_pending = 0;
+  /* One part for the feed (users) or a placeholder (bots), released
+   * below, so that `synced` cannot go out before every part started. */
+  s->sync_pending = 1;
   for (size_t i = 0; i < sj->nconvs; i++) {
     const struct store_conv_summary *c = &sj->convs[i];
     struct proto_cursor key = {.conv = (uint64_t)c->id};
@@ -89,12 +91,10 @@ static void sync_done(struct srv_dbjob *job)
       goto out;
     }
   }
-  if (s->sync_pending == 0 && s->syncing) {
-    s->syncing = 0;
-    proto_frame_init(&f, PROTO_T_SYNCED);
-    f.id = sj->req;
-    srv_session_send(s, &f);
-  }
+  if (s->uid)
+    srv_feed_replay(s, sj->feed);
+  else
+    srv_sync_part_done(s);
 out:
   srv_session_unref(s);
   free(sj->cur);
@@ -119,6 +119,7 @@ int srv_h_sync(struct srv_session *s, const struct proto_frame *f)
   if (in->ncur)
     memcpy(sj->cur, in->cur, in->ncur * sizeof(*sj->cur));
   sj->ncur = in->ncur;
+  sj->feed = (int64_t)in->feed;
   sj->job.run = sync_run;
   sj->job.done = sync_done;
   sj->s = srv_session_ref(s);
@@ -126,6 +127,7 @@ int srv_h_sync(struct srv_session *s, const struct proto_frame *f)
   s->syncing = 1;
   s->live = 1;
   s->sync_id = f->id;
+  s->feed_cursor = in->feed;
   s->inflight++;
   srv_dbpool_submit(s->srv->reader, &sj->job);
   return 0;

@@ -78,6 +78,7 @@ struct srv_session {
   uint64_t sync_id;                /* the running sync's request id */
   unsigned sync_pending;           /* conversations it still replays */
   int syncing;                     /* a sync is running */
+  uint64_t feed_cursor;            /* feed position the sync ends at */
   int live;                        /* has synced: new conversations are
                                       delivered to it as they appear */
   uint16_t close_code;             /* set with state CLOSING */

@@ -149,4 +149,65 @@ TEST(receipts_live_and_who_read)
   e2e_server_stop(&srv);
 }
 
+/* Receipts that changed while the sender was away arrive with the replay
+ * after reconnect (the feed), once. */
+TEST(receipts_replayed_after_reconnect)
+{
+  struct e2e_server srv;
+  int64_t alice, bob, group;
+  struct peer *pb;
+  struct hc_conn_config cfg = {0};
+  struct hc_conn *ca;
+  struct rcpt_log want;
+  char dir[] = "/tmp/herald-e2e-rcpt-XXXXXX", pw[] = "pw-alice", cmd[64];
+  struct peer holder = {0};
+
+  CHECK(mkdtemp(dir) != NULL);
+  e2e_server_init(&srv);
+  alice = e2e_org(&srv, "alice");
+  bob = e2e_user(&srv, "bob");
+  group = e2e_group(&srv, "Away", alice, &bob, 1);
+  e2e_server_start(&srv, NULL);
+
+  cfg.url = srv.url;
+  cfg.login = "alice";
+  cfg.password = pw;
+  cfg.state_dir = dir;
+  cfg.on_event = on_receipt;
+  CHECK_INT(hc_conn_new(peer_ctx(), &cfg, &ca), ==, 0);
+  CHECK_INT(hc_conn_start(ca), ==, 0);
+  holder.c = ca;
+  CHECK_INT(hc_send_text(ca, (uint64_t)group, "one", 3, NULL, NULL), ==, 0);
+  CHECK_INT(hc_send_text(ca, (uint64_t)group, "two", 3, NULL, NULL), ==, 0);
+  peer_wait(outbox_empty, &holder, 10000, "alice's messages stored");
+  hc_run_until(peer_ctx(), NULL, NULL, 300);
+  hc_conn_free(ca);                       /* alice goes away */
+
+  pb = peer_new(srv.url, "bob", NULL, true);
+  CHECK_INT(hc_mark_read(pb->c, (uint64_t)group, 2, 0, NULL), ==, 0);
+  peer_wait(outbox_empty, pb, 10000, "bob's read");
+
+  nrlog = 0;
+  CHECK_INT(hc_conn_new(peer_ctx(), &cfg, &ca), ==, 0);
+  CHECK_INT(hc_conn_start(ca), ==, 0);
+  want = (struct rcpt_log){1, 1, 1};
+  peer_wait(has_receipt, &want, 10000, "receipt of message 1 after reconnect");
+  want = (struct rcpt_log){2, 1, 1};
+  peer_wait(has_receipt, &want, 10000, "receipt of message 2 after reconnect");
+  CHECK_UINT(hc_feed_cursor(ca), ==, 1);  /* one change: bob's read */
+  hc_conn_free(ca);
+
+  /* Once seen, not again. */
+  nrlog = 0;
+  CHECK_INT(hc_conn_new(peer_ctx(), &cfg, &ca), ==, 0);
+  CHECK_INT(hc_conn_start(ca), ==, 0);
+  hc_run_until(peer_ctx(), NULL, NULL, 1500);
+  CHECK_UINT(nrlog, ==, 0);
+  hc_conn_free(ca);
+  peer_free(pb);
+  e2e_server_stop(&srv);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  CHECK_INT(system(cmd), ==, 0);
+}
+
 TEST_MAIN()
