@@ -21,9 +21,9 @@ int srv_datakey_get(struct srv_server *srv, struct store_conn *conn,
   bool created;
   int rc;
 
-  if (version &&
-      hcr_keycache_get(srv->keys, user_id, version, dek, &epoch) == HCR_OK)
-    goto found;
+  /* Always ask storage first, even with the key cached: an erase
+   * (heraldctl user erase) must take effect on a running server at once.
+   * The cache saves the unwrap, not the lookup. */
   rc = store_user_key_get(conn, user_id, &key);
   if (rc == STORE_ENOTFOUND && create) {
     /* The first recorded read of this user: make their key. Two threads
@@ -37,6 +37,8 @@ int srv_datakey_get(struct srv_server *srv, struct store_conn *conn,
              : STORE_EINTERNAL;
     hcr_wipe(fresh, sizeof(fresh));
   }
+  if (rc == STORE_OK && key.destroyed)
+    hcr_keycache_forget(srv->keys, user_id);
   if (rc != STORE_OK || key.destroyed)
     return -1;
   if (version && key.key_version != version)

@@ -63,6 +63,18 @@ static const char USER_DEACTIVATE_HELP[] =
   "Options:\n"
   "  -h, --help            this help\n";
 
+static const char USER_ERASE_HELP[] =
+  "Usage: heraldctl user erase LOGIN\n"
+  "\n"
+  "Crypto-shredding: destroys the user's data key, so every read time\n"
+  "recorded for them can never be decrypted again (their reads still count\n"
+  "as read; no new read time is recorded for them). Nothing else changes:\n"
+  "messages, read state and reports stay. Cannot be undone, and backups of\n"
+  "the key expire with it.\n"
+  "\n"
+  "Options:\n"
+  "  -h, --help            this help\n";
+
 static const char USER_SET_MANAGER_HELP[] =
   "Usage: heraldctl user set-manager LOGIN (--manager LOGIN | --none)\n"
   "\n"
@@ -289,6 +301,32 @@ int ctl_cmd_user_list(struct ctl *ctl, int argc, char **argv)
     ctl_table_free(t);
   }
   free(users);
+  return CTL_OK;
+}
+
+int ctl_cmd_user_erase(struct ctl *ctl, int argc, char **argv)
+{
+  static const struct option opts[] = {CTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+  struct store_user u;
+  const char *login;
+  int opt, rc;
+
+  ctl->help = USER_ERASE_HELP;
+  while ((opt = getopt_long(argc, argv, CTL_SHORT_OPTIONS, opts, NULL)) != -1)
+    if ((rc = ctl_common_option(ctl, opt, argv)) >= 0)
+      return rc;
+  if (optind >= argc)
+    return ctl_usage(ctl, "missing LOGIN");
+  login = argv[optind++];
+  if (optind < argc)
+    return ctl_usage(ctl, "unexpected argument \"%s\"", argv[optind]);
+  if ((rc = ctl_connect(ctl)) != CTL_OK)
+    return rc;
+  if (store_user_get(ctl->conn, login, &u) != STORE_OK ||
+      store_user_key_destroy(ctl->conn, u.id) != STORE_OK)
+    return ctl_store_error(ctl);
+  printf("Erased the data key of \"%s\": their read times are now "
+         "unrecoverable.\n", u.login);
   return CTL_OK;
 }
 

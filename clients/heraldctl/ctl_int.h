@@ -51,6 +51,7 @@ int ctl_cmd_init(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_user_add(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_user_list(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_user_deactivate(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_user_erase(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_user_set_manager(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_group_create(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_group_add_member(struct ctl *ctl, int argc, char **argv);

@@ -31,6 +31,8 @@ static const struct command commands[] = {
   {"user", "add", ctl_cmd_user_add, "create a user"},
   {"user", "list", ctl_cmd_user_list, "list users"},
   {"user", "deactivate", ctl_cmd_user_deactivate, "deactivate a user"},
+  {"user", "erase", ctl_cmd_user_erase,
+   "destroy a user's data key (their read times become unrecoverable)"},
   {"user", "set-manager", ctl_cmd_user_set_manager, "change a user's manager"},
   {"group", "create", ctl_cmd_group_create, "create a group"},
   {"group", "add-member", ctl_cmd_group_add_member, "add a user to a group"},

@@ -128,6 +128,30 @@ TEST(receipts_live_and_who_read)
   }
   proto_frame_cleanup(&w);
 
+  /* Erasing bob (crypto-shredding) makes his read time unrecoverable at
+   * once, on the running server; carol's stays, and bob still counts as a
+   * reader. */
+  {
+    char cmd[1024];
+    const char *ctl = getenv("HERALDCTL");
+
+    CHECK(ctl != NULL);
+    snprintf(cmd, sizeof(cmd), "'%s' --db '%s' user erase bob >/dev/null",
+             ctl, srv.db);
+    CHECK_INT(system(cmd), ==, 0);
+  }
+  CHECK_INT(who_read(pa, (uint64_t)group, seq, &w), ==, 0);
+  CHECK_UINT(w.u.who_read_result.nrows, ==, 2);
+  for (size_t i = 0; i < 2; i++) {
+    const struct proto_who_row *r = &w.u.who_read_result.rows[i];
+    CHECK(r->read);
+    if (r->uid == (uint64_t)bob)
+      CHECK_UINT(r->at, ==, 0);
+    else
+      CHECK(r->at != 0);
+  }
+  proto_frame_cleanup(&w);
+
   /* A non-member learns nothing. */
   CHECK_INT(who_read(pd, (uint64_t)group, seq, &w), ==, PROTO_E_NOT_FOUND);
   proto_frame_cleanup(&w);
