@@ -21,7 +21,7 @@ struct e2e_server {
   int port;
   char url[64];          /* ws://127.0.0.1:PORT */
   char log[256];         /* its log file */
-  char dir[256];         /* its data directory (for its master key) */
+  char dir[272];         /* its data directory (for its master key) */
   pid_t pid;             /* 0 when not running */
   int starts;            /* how many times it was started */
 };
