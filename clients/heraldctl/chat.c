@@ -387,8 +387,29 @@ int chat_resolve_conv(struct chat *ch)
 
 /* ---- options ---- */
 
-int chat_parse_common(struct chat *ch, int argc, char **argv, bool is_send)
+/* "2h", "90m", "45s", "1d" or plain seconds; -1 when malformed. */
+static long parse_duration(const char *s)
 {
+  char *end;
+  long v = strtol(s, &end, 10);
+
+  if (end == s || v < 0)
+    return -1;
+  if (*end == '\0' || strcmp(end, "s") == 0)
+    return v;
+  if (strcmp(end, "m") == 0)
+    return v * 60;
+  if (strcmp(end, "h") == 0)
+    return v * 3600;
+  if (strcmp(end, "d") == 0)
+    return v * 86400;
+  return -1;
+}
+
+int chat_parse_common(struct chat *ch, int argc, char **argv,
+                      enum chat_cmd cmd)
+{
+  bool is_send = cmd == CHAT_SEND, is_report = cmd == CHAT_REPORT;
   static const struct option opts[] = {
     {"server", required_argument, NULL, OPT_SERVER},
     {"login", required_argument, NULL, OPT_LOGIN},
@@ -399,6 +420,8 @@ int chat_parse_common(struct chat *ch, int argc, char **argv, bool is_send)
     {"to", required_argument, NULL, OPT_TO},
     {"last", required_argument, NULL, OPT_LAST},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"older-than", required_argument, NULL, OPT_OLDER},
+    {"format", required_argument, NULL, OPT_FORMAT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   struct ctl *ctl = ch->ctl;
@@ -408,6 +431,8 @@ int chat_parse_common(struct chat *ch, int argc, char **argv, bool is_send)
 
   ch->server = env && *env ? env : DEFAULT_SERVER;
   ch->timeout_s = DEFAULT_TIMEOUT_S;
+  ch->older_s = 7200;
+  ch->format = "table";
   while ((opt = getopt_long(argc, argv, CTL_SHORT_OPTIONS, opts, NULL)) != -1) {
     switch (opt) {
     case OPT_SERVER: ch->server = optarg; break;
@@ -430,9 +455,10 @@ int chat_parse_common(struct chat *ch, int argc, char **argv, bool is_send)
     case OPT_LAST: {
       long v = strtol(optarg, &end, 10);
 
-      if (is_send || *end || end == optarg || v < 0 || v > 100000)
-        return is_send ? ctl_usage(ctl, "unknown option --last")
-                       : ctl_usage(ctl, "--last needs a number 0..100000");
+      if (cmd != CHAT_TAIL || *end || end == optarg || v < 0 || v > 100000)
+        return cmd != CHAT_TAIL ? ctl_usage(ctl, "unknown option --last")
+                                : ctl_usage(ctl, "--last needs a number "
+                                                 "0..100000");
       ch->last = v;
       break;
     }
@@ -440,6 +466,22 @@ int chat_parse_common(struct chat *ch, int argc, char **argv, bool is_send)
       ch->timeout_s = strtol(optarg, &end, 10);
       if (*end || end == optarg || ch->timeout_s < 1 || ch->timeout_s > 86400)
         return ctl_usage(ctl, "--timeout needs seconds, 1..86400");
+      break;
+    case OPT_OLDER:
+      if (!is_report)
+        return ctl_usage(ctl, "unknown option --older-than");
+      ch->older_s = parse_duration(optarg);
+      if (ch->older_s < 60 || ch->older_s > 31536000)
+        return ctl_usage(ctl, "--older-than needs a duration from 1m to 365d "
+                              "(e.g. 2h, 90m), not \"%s\"", optarg);
+      break;
+    case OPT_FORMAT:
+      if (!is_report)
+        return ctl_usage(ctl, "unknown option --format");
+      if (strcmp(optarg, "table") && strcmp(optarg, "csv") &&
+          strcmp(optarg, "json"))
+        return ctl_usage(ctl, "--format is table, csv or json");
+      ch->format = optarg;
       break;
     case 'h':
       fputs(ctl->help, stdout);
@@ -452,9 +494,10 @@ int chat_parse_common(struct chat *ch, int argc, char **argv, bool is_send)
     }
     }
   }
-  if (targets != 1)
-    return ctl_usage(ctl, is_send ? "give one of --conv, --group or --to"
-                                  : "give one of --conv or --group");
+  if (is_report ? targets > 1 : targets != 1)
+    return ctl_usage(ctl, is_send     ? "give one of --conv, --group or --to"
+                          : is_report ? "give at most one of --conv or --group"
+                                      : "give one of --conv or --group");
   if (!ch->login && !ch->token_file)
     return ctl_usage(ctl, "--login LOGIN is required (or --token-file F)");
   if (ch->token_file && ch->password_file)

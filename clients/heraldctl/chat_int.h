@@ -17,7 +17,11 @@
 #define DEFAULT_TIMEOUT_S 15
 
 enum { OPT_SERVER = 1, OPT_LOGIN, OPT_PASSWORD_FILE, OPT_TOKEN_FILE,
-       OPT_CONV, OPT_GROUP, OPT_TO, OPT_LAST, OPT_TIMEOUT };
+       OPT_CONV, OPT_GROUP, OPT_TO, OPT_LAST, OPT_TIMEOUT, OPT_OLDER,
+       OPT_FORMAT };
+
+/* Which command parses its options (they share most of them). */
+enum chat_cmd { CHAT_SEND, CHAT_TAIL, CHAT_REPORT };
 
 
 /* One chat session: the options, the connection and what the event
@@ -29,6 +33,8 @@ struct chat {
   uint64_t conv;
   long timeout_s;
   long last;                   /* tail --last; -1 = default */
+  long older_s;                /* report --older-than, seconds */
+  const char *format;          /* report --format */
 
   struct hc_ctx *ctx;
   struct hc_conn *conn;
@@ -79,7 +85,8 @@ int chat_call(struct chat *ch, const struct proto_frame *req,
 
 /* Parses the options send and tail share; returns -1 when the caller goes
  * on, or an exit status. */
-int chat_parse_common(struct chat *ch, int argc, char **argv, bool is_send);
+int chat_parse_common(struct chat *ch, int argc, char **argv,
+                      enum chat_cmd cmd);
 
 /* Connects and logs in (password or token file); CTL_OK or CTL_ERR. */
 int chat_open(struct chat *ch);

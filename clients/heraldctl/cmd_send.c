@@ -111,7 +111,7 @@ int ctl_cmd_send(struct ctl *ctl, int argc, char **argv)
   memset(&ch, 0, sizeof ch);
   ch.ctl = ctl;
   ctl->help = SEND_HELP;
-  if ((rc = chat_parse_common(&ch, argc, argv, true)) >= 0)
+  if ((rc = chat_parse_common(&ch, argc, argv, CHAT_SEND)) >= 0)
     return rc;
   if (optind >= argc)
     return ctl_usage(ctl, "missing TEXT");

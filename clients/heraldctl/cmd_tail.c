@@ -224,7 +224,7 @@ int ctl_cmd_tail(struct ctl *ctl, int argc, char **argv)
   ch.ctl = ctl;
   ch.last = -1;
   ctl->help = TAIL_HELP;
-  if ((rc = chat_parse_common(&ch, argc, argv, false)) >= 0)
+  if ((rc = chat_parse_common(&ch, argc, argv, CHAT_TAIL)) >= 0)
     return rc;
   if (ch.last >= 0)
     last = (size_t)ch.last;

@@ -52,6 +52,7 @@ int ctl_cmd_user_add(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_user_list(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_user_deactivate(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_user_erase(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_report_unread(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_user_set_manager(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_group_create(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_group_add_member(struct ctl *ctl, int argc, char **argv);
@@ -93,7 +94,8 @@ void ctl_disconnect(struct ctl *ctl);
 
 /* Reads a password: from `file` ("-" = stdin, first line), or, when file is
  * NULL, from an interactive prompt on the terminal without echo — asked
- * twice when `confirm` (setting a new password), once for a login. Never
+ * twice, and held to the length policy, when `confirm` (setting a new
+ * password); once, as typed, for a login. Never
  * from argv. Writes it NUL-terminated into buf. CTL_OK or CTL_ERR
  * (printed). */
 int ctl_read_password(const char *file, const char *login, bool confirm,

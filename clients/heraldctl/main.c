@@ -31,6 +31,8 @@ static const struct command commands[] = {
   {"user", "add", ctl_cmd_user_add, "create a user"},
   {"user", "list", ctl_cmd_user_list, "list users"},
   {"user", "deactivate", ctl_cmd_user_deactivate, "deactivate a user"},
+  {"report", "unread", ctl_cmd_report_unread,
+   "unread over N for your team (managers, admins)"},
   {"user", "erase", ctl_cmd_user_erase,
    "destroy a user's data key (their read times become unrecoverable)"},
   {"user", "set-manager", ctl_cmd_user_set_manager, "change a user's manager"},

@@ -43,7 +43,9 @@ static ssize_t read_line(int fd, char *buf, size_t len)
   return (ssize_t)n;
 }
 
-static int check_password(const char *pw, ssize_t n)
+/* `new_password`: the length policy applies to passwords being set, not to
+ * ones typed to log in (the server judges those). */
+static int check_password(const char *pw, ssize_t n, bool new_password)
 {
   if (n == -1)
     return ctl_error("the password is longer than %d bytes", HCR_PASSWORD_MAX);
@@ -51,7 +53,7 @@ static int check_password(const char *pw, ssize_t n)
     return ctl_error("cannot read the password: %s", strerror(errno));
   if (n == 0)
     return ctl_error("the password is empty");
-  if (strlen(pw) < PASSWORD_MIN)
+  if (new_password && strlen(pw) < PASSWORD_MIN)
     return ctl_error("the password is too short: use at least %d characters",
                      PASSWORD_MIN);
   return CTL_OK;
@@ -121,7 +123,7 @@ int ctl_read_password(const char *file, const char *login, bool confirm,
     n = read_line(fd, buf, len);
     if (fd != STDIN_FILENO)
       close(fd);
-    return check_password(buf, n);
+    return check_password(buf, n, confirm);
   }
   fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
   if (fd < 0 || !isatty(fd)) {
@@ -132,7 +134,7 @@ int ctl_read_password(const char *file, const char *login, bool confirm,
   }
   snprintf(text, sizeof text, "Password for %s: ", login);
   n = prompt(fd, text, buf, len);
-  rc = check_password(buf, n);
+  rc = check_password(buf, n, confirm);
   if (rc == CTL_OK && confirm) {
     n = prompt(fd, "Retype the password: ", again, len);
     if (n < 0 || strcmp(again, buf) != 0)

@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int report(struct peer *p, struct proto_frame *reply)
 {
@@ -74,6 +75,28 @@ TEST(unread_report_scope_and_audit)
   CHECK(!has_row(&r, ada));                       /* the sender */
   CHECK(r.u.report_result.nusers >= 3);
   proto_frame_cleanup(&r);
+  /* The same report from a shell: heraldctl report unread, as CSV. */
+  {
+    char cmd[1024], pwfile[] = "/tmp/herald-e2e-pw-XXXXXX", out[4096];
+    int fd = mkstemp(pwfile);
+    FILE *p;
+    size_t n;
+
+    CHECK(fd >= 0);
+    CHECK_INT(write(fd, "pw-mei\n", 7), ==, 7);
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "'%s' report unread --server %s --login mei "
+             "--password-file %s --older-than 2h --format csv",
+             getenv("HERALDCTL"), srv.url, pwfile);
+    CHECK((p = popen(cmd, "r")) != NULL);
+    n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    CHECK_INT(pclose(p), ==, 0);
+    unlink(pwfile);
+    CHECK_CONTAINS(out, "recipient,conv,seq,sender,sent_at,unread_s,ding");
+    CHECK_CONTAINS(out, "alex,");
+    CHECK(strstr(out, "bo,") == NULL);
+  }
   /* Staff are refused. */
   CHECK_INT(report(pb, &r), ==, PROTO_E_FORBIDDEN);
   proto_frame_cleanup(&r);
