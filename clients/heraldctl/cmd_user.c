@@ -304,23 +304,36 @@ int ctl_cmd_user_list(struct ctl *ctl, int argc, char **argv)
   return CTL_OK;
 }
 
-int ctl_cmd_user_erase(struct ctl *ctl, int argc, char **argv)
+/* The shape of commands that take only LOGIN: parses the common options
+ * and the login, then connects. Returns -1 to go on (with *login set), or
+ * the exit status. */
+static int login_command(struct ctl *ctl, int argc, char **argv,
+                         const char *help, const char **login)
 {
   static const struct option opts[] = {CTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
-  struct store_user u;
-  const char *login;
   int opt, rc;
 
-  ctl->help = USER_ERASE_HELP;
+  ctl->help = help;
   while ((opt = getopt_long(argc, argv, CTL_SHORT_OPTIONS, opts, NULL)) != -1)
     if ((rc = ctl_common_option(ctl, opt, argv)) >= 0)
       return rc;
   if (optind >= argc)
     return ctl_usage(ctl, "missing LOGIN");
-  login = argv[optind++];
+  *login = argv[optind++];
   if (optind < argc)
     return ctl_usage(ctl, "unexpected argument \"%s\"", argv[optind]);
   if ((rc = ctl_connect(ctl)) != CTL_OK)
+    return rc;
+  return -1;
+}
+
+int ctl_cmd_user_erase(struct ctl *ctl, int argc, char **argv)
+{
+  struct store_user u;
+  const char *login;
+  int rc;
+
+  if ((rc = login_command(ctl, argc, argv, USER_ERASE_HELP, &login)) >= 0)
     return rc;
   if (store_user_get(ctl->conn, login, &u) != STORE_OK ||
       store_user_key_destroy(ctl->conn, u.id) != STORE_OK)
@@ -332,20 +345,10 @@ int ctl_cmd_user_erase(struct ctl *ctl, int argc, char **argv)
 
 int ctl_cmd_user_deactivate(struct ctl *ctl, int argc, char **argv)
 {
-  static const struct option opts[] = {CTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
   const char *login;
-  int opt, rc;
+  int rc;
 
-  ctl->help = USER_DEACTIVATE_HELP;
-  while ((opt = getopt_long(argc, argv, CTL_SHORT_OPTIONS, opts, NULL)) != -1)
-    if ((rc = ctl_common_option(ctl, opt, argv)) >= 0)
-      return rc;
-  if (optind >= argc)
-    return ctl_usage(ctl, "missing LOGIN");
-  login = argv[optind++];
-  if (optind < argc)
-    return ctl_usage(ctl, "unexpected argument \"%s\"", argv[optind]);
-  if ((rc = ctl_connect(ctl)) != CTL_OK)
+  if ((rc = login_command(ctl, argc, argv, USER_DEACTIVATE_HELP, &login)) >= 0)
     return rc;
   if (store_user_deactivate(ctl->conn, login) != STORE_OK)
     return ctl_store_error(ctl);
