@@ -39,7 +39,8 @@ static const struct route routes[PROTO_T_COUNT_] = {
   [PROTO_T_HISTORY] = {srv_h_history, 0},
   [PROTO_T_READ] = {srv_h_read, ROUTE_PEOPLE},
   [PROTO_T_WHO_READ] = {srv_h_who_read, ROUTE_PEOPLE},
-  [PROTO_T_REPORT_UNREAD] = {srv_h_report_unread, ROUTE_PEOPLE},
+  /* Not people-only: a bot gets FORBIDDEN from storage, audited. */
+  [PROTO_T_REPORT_UNREAD] = {srv_h_report_unread, 0},
   [PROTO_T_CONV_LIST] = {srv_h_conv_list, 0},
   [PROTO_T_CONV_CREATE] = {srv_h_conv_create, ROUTE_PEOPLE},
   [PROTO_T_CONV_MEMBERS] = {srv_h_conv_members, 0},

@@ -11,8 +11,9 @@
  * but the last, which carries the entry's fs (PROTOCOL.md 3.6).
  *
  * `who_read` decrypts read times only for who may see them: the message's
- * sender sees every recipient's time, anyone else only their own; times
- * are rounded down to the minute.
+ * sender sees every recipient's time, a recipient only their own, other
+ * members nothing (FORBIDDEN); times are rounded down to the minute, and a
+ * sealed time that does not open for its own row is shown as unknown.
  */
 #include "datakey_int.h"
 #include "delivery_int.h"
@@ -183,7 +184,42 @@ struct who_job {
   int64_t conv, seq;
   struct proto_who_row *rows;
   size_t n;
+  const char *why;               /* detail of a refusal (static) */
 };
+
+/* Opens one recipient's read time for the sender or the reader. A blob
+ * that does not open under its own row's associated data was altered or
+ * moved from another row (or another reader's key): it is shown as read
+ * without a time, and the log says so without the blob or any time. */
+static void open_time(struct srv_server *srv, struct store_conn *conn,
+                      int64_t conv, const struct store_who_row *row,
+                      struct proto_who_row *w)
+{
+  uint8_t dek[HCR_DEK_LEN];
+  struct hcr_time_ad ad;
+  int64_t at;
+  int rc;
+
+  if (!row->has_time ||
+      srv_datakey_get(srv, conn, row->user_id, row->key_version, false, dek,
+                      NULL) != 0)
+    return;                     /* no time, purged, or erased: unknown */
+  ad = (struct hcr_time_ad){conv, row->ad_from_seq, row->ad_to_seq,
+                            row->user_id, row->key_version};
+  rc = hcr_open_time(dek, &ad, row->sealed, row->sealed_len, &at);
+  hcr_wipe(dek, sizeof(dek));
+  if (rc == HCR_OK) {
+    w->at = (uint64_t)(at - at % 60000);
+    return;
+  }
+  srv_warn("receipts", "the sealed read time of user %lld in conversation "
+                       "%lld, seqs %lld-%lld, key version %u, failed "
+                       "authentication (%s): altered or moved from another "
+                       "row; shown as read without a time",
+           (long long)row->user_id, (long long)conv,
+           (long long)row->ad_from_seq, (long long)row->ad_to_seq,
+           (unsigned)row->key_version, hcr_strerror(rc));
+}
 
 static void who_run(struct srv_dbjob *job, struct store_conn *conn)
 {
@@ -194,6 +230,7 @@ static void who_run(struct srv_dbjob *job, struct store_conn *conn)
   struct store_who_row *rows = NULL;
   size_t n = 0;
   int64_t me = wj->s->uid;
+  bool sender, recipient = false;
   int rc;
 
   if (!conn) {
@@ -212,13 +249,22 @@ static void who_run(struct srv_dbjob *job, struct store_conn *conn)
     job->rc = STORE_EINTERNAL;
     goto out;
   }
+  sender = msg.sender_kind == STORE_PRINCIPAL_USER && msg.sender_id == me;
+  for (size_t i = 0; i < n && !recipient; i++)
+    recipient = rows[i].user_id == me;
+  if (!msg.tracked) {
+    job->rc = STORE_EINVAL;
+    wj->why = "the message is not tracked: it has no read receipts";
+    goto out;
+  }
+  if (!sender && !recipient) {
+    /* A member who joined after the message was sent. */
+    job->rc = STORE_EFORBIDDEN;
+    wj->why = "only the message's sender and its recipients may ask";
+    goto out;
+  }
   for (size_t i = 0; i < n; i++) {
-    bool sender = msg.sender_kind == STORE_PRINCIPAL_USER &&
-                  msg.sender_id == me;
     struct proto_who_row *w;
-    uint8_t dek[HCR_DEK_LEN];
-    struct hcr_time_ad ad;
-    int64_t at;
 
     /* The sender sees every recipient; anyone else only their own row. */
     if (!sender && rows[i].user_id != me)
@@ -226,17 +272,8 @@ static void who_run(struct srv_dbjob *job, struct store_conn *conn)
     w = &wj->rows[wj->n++];
     w->uid = (uint64_t)rows[i].user_id;
     w->read = rows[i].read;
-    if (!rows[i].has_time ||
-        srv_datakey_get(srv, conn, rows[i].user_id, rows[i].key_version,
-                        false, dek, NULL) != 0)
-      continue;                 /* no time, purged, or erased: unknown */
-    ad = (struct hcr_time_ad){wj->conv, rows[i].ad_from_seq,
-                              rows[i].ad_to_seq, rows[i].user_id,
-                              rows[i].key_version};
-    if (hcr_open_time(dek, &ad, rows[i].sealed, rows[i].sealed_len, &at) ==
-        HCR_OK)
-      w->at = (uint64_t)(at - at % 60000);
-    hcr_wipe(dek, sizeof(dek));
+    if (w->read)
+      open_time(srv, conn, wj->conv, &rows[i], w);
   }
   job->rc = STORE_OK;
 out:
@@ -251,7 +288,8 @@ static void who_done(struct srv_dbjob *job)
 
   s->inflight--;
   if (job->rc != STORE_OK) {
-    srv_reply_error(s, wj->req, srv_code_from_store(job->rc), NULL, NULL);
+    srv_reply_error(s, wj->req, srv_code_from_store(job->rc),
+                    job->rc == STORE_EINVAL ? "seq" : NULL, wj->why);
   } else {
     proto_frame_init(&f, PROTO_T_WHO_READ_RESULT);
     f.id = wj->req;

@@ -12,6 +12,7 @@
 
 #include "store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,14 +26,24 @@ struct report_job {
   struct store_report_query q;
   char dept[129];
   struct store_report rep;
+  char why[160];                 /* storage's message for a refusal */
 };
 
 static void report_run(struct srv_dbjob *job, struct store_conn *conn)
 {
   struct report_job *rj = (struct report_job *)job;
 
-  job->rc = conn ? store_report_unread(conn, rj->s->uid, &rj->q, &rj->rep)
-                 : STORE_EUNAVAIL;
+  if (!conn) {
+    job->rc = STORE_EUNAVAIL;
+    return;
+  }
+  /* Bots are refused by storage rather than by the dispatcher, so that
+   * their attempts are audited like every other refused run. */
+  job->rc = rj->s->bot_id
+                ? store_report_unread_bot(conn, rj->s->bot_id, &rj->q)
+                : store_report_unread(conn, rj->s->uid, &rj->q, &rj->rep);
+  if (job->rc == STORE_EFORBIDDEN || job->rc == STORE_ENOTFOUND)
+    snprintf(rj->why, sizeof(rj->why), "%s", store_errmsg(conn));
 }
 
 static void reply(struct srv_session *s, struct report_job *rj)
@@ -89,7 +100,7 @@ static void report_done(struct srv_dbjob *job)
 
   s->inflight--;
   if (job->rc != STORE_OK)
-    srv_reply_error(s, rj->req, srv_code_from_store(job->rc), NULL, NULL);
+    srv_reply_error(s, rj->req, srv_code_from_store(job->rc), NULL, rj->why);
   else if (srv_session_open(s))
     reply(s, rj);
   if (job->rc == STORE_OK)

@@ -24,6 +24,28 @@
 
 #include "store_int.h"
 
+/* The caller's scope as (member, conversation, marker) pairs: $1 caller,
+ * $2 everyone, $3 the caller's subtree, $4 the caller's owned
+ * conversations. Shared by the report and the reach check of its filters. */
+#define SCOPE_CTES \
+  "WITH RECURSIVE team(id) AS (" \
+  "  SELECT u.id FROM users u" \
+  "  WHERE $3::boolean AND u.manager_id = $1::bigint" \
+  "  UNION" \
+  "  SELECT u.id FROM users u JOIN team t ON u.manager_id = t.id)," \
+  " scope AS (" \
+  "  SELECT m.user_id, m.conversation_id, m.read_seq FROM members m" \
+  "  WHERE $2::boolean AND m.left_seq IS NULL" \
+  "  UNION" \
+  "  SELECT m.user_id, m.conversation_id, m.read_seq" \
+  "  FROM team t JOIN members m ON m.user_id = t.id" \
+  "  WHERE m.left_seq IS NULL" \
+  "  UNION" \
+  "  SELECT m.user_id, m.conversation_id, m.read_seq" \
+  "  FROM members o JOIN members m ON m.conversation_id = o.conversation_id" \
+  "  WHERE $4::boolean AND o.user_id = $1::bigint AND o.role = 'owner'" \
+  "  AND o.left_seq IS NULL AND m.left_seq IS NULL)"
+
 /* $1 caller, $2 everyone, $3 the caller's subtree, $4 the caller's owned
  * conversations, $5 threshold seconds, $6 conversation or NULL, $7
  * department id or NULL, $8 row limit or NULL.
@@ -34,23 +56,7 @@
  *   t 2  a department's totals: dept 11, unread 12, dings 13
  *   t 3  the number of rows before the limit in column 12 */
 static const char REPORT_SQL[] =
-  "WITH RECURSIVE team(id) AS ("
-  "  SELECT u.id FROM users u"
-  "  WHERE $3::boolean AND u.manager_id = $1::bigint"
-  "  UNION"
-  "  SELECT u.id FROM users u JOIN team t ON u.manager_id = t.id),"
-  " scope AS ("
-  "  SELECT m.user_id, m.conversation_id, m.read_seq FROM members m"
-  "  WHERE $2::boolean AND m.left_seq IS NULL"
-  "  UNION"
-  "  SELECT m.user_id, m.conversation_id, m.read_seq"
-  "  FROM team t JOIN members m ON m.user_id = t.id"
-  "  WHERE m.left_seq IS NULL"
-  "  UNION"
-  "  SELECT m.user_id, m.conversation_id, m.read_seq"
-  "  FROM members o JOIN members m ON m.conversation_id = o.conversation_id"
-  "  WHERE $4::boolean AND o.user_id = $1::bigint AND o.role = 'owner'"
-  "  AND o.left_seq IS NULL AND m.left_seq IS NULL),"
+  SCOPE_CTES ","
   " who AS MATERIALIZED ("
   "  SELECT s.user_id, s.conversation_id, s.read_seq, u.display_name,"
   "   coalesce(d.name, '') AS dept"
@@ -138,19 +144,21 @@ void store_report_cleanup(struct store_report *r)
   memset(r, 0, sizeof *r);
 }
 
-/* Writes the audit row of a run in the caller's transaction. rows < 0:
- * the run was refused. */
-static int audit_run(struct store_conn *c, int64_t caller, const char *login,
-                     const struct store_report_query *q, int64_t rows)
+/* Writes the audit row of a run in the caller's transaction: caller 0 is
+ * a bot (actor names it). rows < 0: the run was refused or named an
+ * unknown filter; outcome says which. */
+static int audit_run(struct store_conn *c, int64_t caller, const char *actor,
+                     const struct store_report_query *q, int64_t rows,
+                     const char *outcome)
 {
   char cb[STORE_I64_BUF], ob[STORE_I64_BUF], vb[STORE_I64_BUF],
        lb[STORE_I64_BUF], rb[STORE_I64_BUF];
   const char *p[9] = {
-    store_i64(cb, caller), login, store_i64(ob, q->older_than_s),
-    scope_name(q->scope),
+    caller ? store_i64(cb, caller) : NULL, actor,
+    store_i64(ob, q->older_than_s), scope_name(q->scope),
     q->conversation_id ? store_i64(vb, q->conversation_id) : NULL,
     q->department, q->limit ? store_i64(lb, (int64_t)q->limit) : NULL,
-    rows >= 0 ? store_i64(rb, rows) : NULL, rows >= 0 ? "ok" : "refused"};
+    rows >= 0 ? store_i64(rb, rows) : NULL, outcome};
 
   return store_exec(c, NULL,
                     "INSERT INTO audit_log (actor_user_id, actor, action,"
@@ -159,6 +167,23 @@ static int audit_run(struct store_conn *c, int64_t caller, const char *login,
                     " 'scope', $4::text, 'conv', $5::bigint,"
                     " 'dept', $6::text, 'limit', $7::bigint,"
                     " 'rows', $8::bigint, 'outcome', $9::text))", 9, p);
+}
+
+/* Commits the audit row of a run that ends in error `rc` (the message in
+ * c->errmsg), then returns that error again. */
+static int audit_failed_run(struct store_conn *c, int64_t caller,
+                            const char *actor,
+                            const struct store_report_query *q, int rc)
+{
+  char why[sizeof c->errmsg];
+  int arc;
+
+  snprintf(why, sizeof why, "%s", c->errmsg);
+  arc = audit_run(c, caller, actor, q, -1,
+                  rc == STORE_EFORBIDDEN ? "refused" : "not_found");
+  if (arc == STORE_OK)
+    arc = store_commit(c);
+  return arc != STORE_OK ? arc : store_fail(c, rc, "%s", why);
 }
 
 /* Turns the report result into *out (which must be zeroed). */
@@ -327,6 +352,72 @@ out:
   return rc;
 }
 
+/* A manager's conversation or department filter must name something in
+ * their scope (a conversation with a member in it, a department with a
+ * member in it); an admin reaches everything. */
+static const char REACH_SQL[] =
+  SCOPE_CTES
+  " SELECT $5::bigint IS NULL OR EXISTS ("
+  "  SELECT 1 FROM scope WHERE conversation_id = $5::bigint),"
+  " $6::bigint IS NULL OR EXISTS ("
+  "  SELECT 1 FROM scope s JOIN users u ON u.id = s.user_id"
+  "  WHERE u.department_id = $6::bigint)";
+
+static int check_reach(struct store_conn *c, int64_t caller, bool team,
+                       bool owned, const struct store_report_query *q,
+                       const char *dept_id)
+{
+  PGresult *res = NULL;
+  char cb[STORE_I64_BUF], vb[STORE_I64_BUF];
+  const char *p[6] = {store_i64(cb, caller), "false", team ? "true" : "false",
+                      owned ? "true" : "false",
+                      q->conversation_id ? store_i64(vb, q->conversation_id)
+                                         : NULL,
+                      dept_id[0] ? dept_id : NULL};
+  int rc = store_exec(c, &res, REACH_SQL, 6, p);
+
+  if (rc != STORE_OK)
+    goto out;
+  if (!store_field_bool(res, 0, 0))
+    rc = store_fail(c, STORE_EFORBIDDEN, "conversation %s is outside your "
+                    "reports' scope", vb);
+  else if (!store_field_bool(res, 0, 1))
+    rc = store_fail(c, STORE_EFORBIDDEN, "department \"%s\" is outside your "
+                    "reports' scope", q->department);
+out:
+  PQclear(res);
+  return rc;
+}
+
+int store_report_unread_bot(struct store_conn *c, int64_t bot_id,
+                            const struct store_report_query *q)
+{
+  PGresult *res = NULL;
+  char bb[STORE_I64_BUF], actor[STORE_LOGIN_MAX + 8];
+  const char *p[1] = {store_i64(bb, bot_id)};
+  int rc;
+
+  store_clear(c);
+  if (!scope_name(q->scope))
+    return store_fail(c, STORE_EINVAL, "invalid report scope %d",
+                      (int)q->scope);
+  rc = store_begin(c);
+  if (rc == STORE_OK)
+    rc = store_exec(c, &res, "SELECT name FROM bots WHERE id = $1::bigint", 1,
+                    p);
+  if (rc == STORE_OK && PQntuples(res) == 0)
+    rc = store_fail(c, STORE_ENOTFOUND, "unknown bot id %s", bb);
+  if (rc == STORE_OK) {
+    snprintf(actor, sizeof actor, "bot:%s", PQgetvalue(res, 0, 0));
+    store_fail(c, STORE_EFORBIDDEN, "bot \"%s\" may not run reports",
+               PQgetvalue(res, 0, 0));
+    rc = audit_failed_run(c, 0, actor, q, STORE_EFORBIDDEN);
+  }
+  PQclear(res);
+  store_rollback(c);     /* after an error; the audit row is committed */
+  return rc;
+}
+
 int store_report_unread(struct store_conn *c, int64_t caller_id,
                         const struct store_report_query *q,
                         struct store_report *out)
@@ -357,20 +448,16 @@ int store_report_unread(struct store_conn *c, int64_t caller_id,
   if (rc != STORE_OK)
     goto out;
   rc = caller_scope(c, caller_id, q->scope, login, &all, &team, &owned);
-  if (rc == STORE_EFORBIDDEN) {
-    /* A refused run is audited too; the refusal is what is returned. */
-    char why[sizeof c->errmsg];
-
-    snprintf(why, sizeof why, "%s", c->errmsg);
-    rc = audit_run(c, caller_id, login, q, -1);
-    if (rc == STORE_OK)
-      rc = store_commit(c);
-    if (rc == STORE_OK)
-      rc = store_fail(c, STORE_EFORBIDDEN, "%s", why);
-    goto out;
-  }
   if (rc == STORE_OK)
     rc = resolve_filters(c, q, dept_id);
+  if (rc == STORE_OK && !all && (q->conversation_id || dept_id[0]))
+    rc = check_reach(c, caller_id, team, owned, q, dept_id);
+  if (rc == STORE_EFORBIDDEN || (rc == STORE_ENOTFOUND && login[0])) {
+    /* Refused runs, and runs naming an unknown filter, are audited too;
+     * the error is what is returned. */
+    rc = audit_failed_run(c, caller_id, login, q, rc);
+    goto out;
+  }
   if (rc != STORE_OK)
     goto out;
   {
@@ -389,7 +476,7 @@ int store_report_unread(struct store_conn *c, int64_t caller_id,
   PQclear(res);
   res = NULL;
   if (rc == STORE_OK)
-    rc = audit_run(c, caller_id, login, q, r.total_rows);
+    rc = audit_run(c, caller_id, login, q, r.total_rows, "ok");
   if (rc == STORE_OK)
     rc = store_exec(c, &res,
                     "SELECT floor(extract(epoch FROM now()) * 1000)::bigint",

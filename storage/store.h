@@ -819,15 +819,25 @@ struct store_report {
  * and every DING they read but did not acknowledge. Scope: an admin sees
  * everyone; a manager their whole subtree (users.manager_id, recursively,
  * as it is now) plus every member of the conversations they own; staff and
- * deactivated callers are refused. Every run, refused ones included, writes
- * an audit_log row (actor, threshold, scope, filters, row count). On
- * success *out owns arrays: release with store_report_cleanup. Errors:
- * STORE_ENOTFOUND unknown caller, conversation or department;
- * STORE_EFORBIDDEN 'user "x" may not run reports' / 'only admins may
- * report on the whole organisation'; STORE_EINVAL bad threshold or scope. */
+ * deactivated callers are refused, and so is a manager's conversation or
+ * department filter that names nothing in their scope. Every run, refused
+ * ones and ones naming an unknown filter included, writes an audit_log row
+ * (actor, threshold, scope, filters, row count, outcome ok / refused /
+ * not_found). On success *out owns arrays: release with
+ * store_report_cleanup. Errors: STORE_ENOTFOUND unknown caller,
+ * conversation or department; STORE_EFORBIDDEN 'user "x" may not run
+ * reports' / 'only admins may report on the whole organisation' /
+ * 'conversation N is outside your reports' scope' / 'department "d" ...';
+ * STORE_EINVAL bad threshold or scope. */
 int store_report_unread(struct store_conn *c, int64_t caller_id,
                         const struct store_report_query *q,
                         struct store_report *out);
+
+/* A bot asking for a report: always refused, and audited like any refused
+ * run (actor "bot:NAME"). Returns STORE_EFORBIDDEN 'bot "x" may not run
+ * reports'; STORE_ENOTFOUND for an unknown bot; STORE_EINVAL bad scope. */
+int store_report_unread_bot(struct store_conn *c, int64_t bot_id,
+                            const struct store_report_query *q);
 
 /* Frees what store_report_unread handed over and zeroes *r. Takes NULL. */
 void store_report_cleanup(struct store_report *r);

@@ -271,6 +271,76 @@ TEST(report_follows_reads_and_the_tree)
   store_close(k.c);
 }
 
+/* A manager's filters must stay in their scope; bots are refused; refused
+ * runs and runs naming unknown filters are audited with their outcome. */
+TEST(report_reach_and_bots)
+{
+  struct cast k = setup();
+  struct store_report_query q = {.older_than_s = 7200};
+  struct store_report r;
+  uint8_t hash[STORE_TOKEN_HASH_LEN] = {1};
+  int64_t bot = 0;
+
+  /* m1's team is a and b (Eng), in Team; x (Ops, boss's) is not. */
+  q.conversation_id = k.owned;
+  CHECK_INT(store_report_unread(k.c, k.m1, &q, &r), ==, STORE_EFORBIDDEN);
+  CHECK_CONTAINS(store_errmsg(k.c), "outside your reports' scope");
+  q.conversation_id = k.team;
+  CHECK_INT(store_report_unread(k.c, k.m1, &q, &r), ==, STORE_OK);
+  CHECK_UINT(r.n_rows, ==, 3);
+  store_report_cleanup(&r);
+  q.conversation_id = 0;
+  q.department = "Ops";
+  CHECK_INT(store_report_unread(k.c, k.m1, &q, &r), ==, STORE_EFORBIDDEN);
+  CHECK_STR(store_errmsg(k.c),
+            "department \"Ops\" is outside your reports' scope");
+  q.department = "eng";
+  CHECK_INT(store_report_unread(k.c, k.m1, &q, &r), ==, STORE_OK);
+  CHECK_UINT(r.n_rows, ==, 3);
+  store_report_cleanup(&r);
+  /* o reaches Owned through ownership, not through a team. */
+  q.department = NULL;
+  q.conversation_id = k.owned;
+  CHECK_INT(store_report_unread(k.c, k.o, &q, &r), ==, STORE_OK);
+  CHECK_UINT(r.n_rows, ==, 1);
+  store_report_cleanup(&r);
+  q.scope = STORE_REPORT_TEAM;
+  CHECK_INT(store_report_unread(k.c, k.o, &q, &r), ==, STORE_EFORBIDDEN);
+  /* The admin reaches everything. */
+  q.scope = STORE_REPORT_ALL;
+  q.department = "Ops";
+  CHECK_INT(store_report_unread(k.c, k.root, &q, &r), ==, STORE_OK);
+  store_report_cleanup(&r);
+  /* Unknown filters. */
+  q.department = "Nowhere";
+  q.conversation_id = 0;
+  CHECK_INT(store_report_unread(k.c, k.m1, &q, &r), ==, STORE_ENOTFOUND);
+  CHECK_STR(store_errmsg(k.c), "unknown department \"Nowhere\"");
+  /* A bot. */
+  q.department = NULL;
+  CHECK_INT(store_bot_create(k.c, "relay", k.root, hash, &k.team, 1, &bot),
+            ==, STORE_OK);
+  CHECK_INT(store_report_unread_bot(k.c, bot, &q), ==, STORE_EFORBIDDEN);
+  CHECK_STR(store_errmsg(k.c), "bot \"relay\" may not run reports");
+  CHECK_INT(store_report_unread_bot(k.c, 424242, &q), ==, STORE_ENOTFOUND);
+
+  /* Nine runs (not the unknown bot's): four ok, four refused, one naming
+   * an unknown filter. */
+
+  CHECK_INT(pgtest_query_int(conninfo, "SELECT count(*) FROM audit_log"
+                             " WHERE action = 'report.unread'"), ==, 9);
+  CHECK_INT(pgtest_query_int(conninfo, "SELECT count(*) FROM audit_log"
+                             " WHERE action = 'report.unread'"
+                             " AND detail->>'outcome' = 'refused'"), ==, 4);
+  CHECK_INT(pgtest_query_int(conninfo, "SELECT count(*) FROM audit_log"
+                             " WHERE action = 'report.unread'"
+                             " AND detail->>'outcome' = 'not_found'"), ==, 1);
+  CHECK_INT(pgtest_query_int(conninfo, "SELECT count(*) FROM audit_log"
+                             " WHERE action = 'report.unread' AND actor ="
+                             " 'bot:relay' AND actor_user_id IS NULL"), ==, 1);
+  store_close(k.c);
+}
+
 TEST(report_dings)
 {
   struct cast k = setup();
