@@ -200,3 +200,48 @@ uint64_t peer_conv_create(struct peer *p, bool direct, const char *title,
   CHECK(conv > 0);
   return conv;
 }
+
+int peer_read_at(struct peer *p, uint64_t conv, uint64_t seq, uint64_t at_ms)
+{
+  struct proto_frame f, reply;
+  int rc;
+
+  proto_frame_init(&f, PROTO_T_READ);
+  f.u.read.conv = conv;
+  f.u.read.seq = seq;
+  f.u.read.at = at_ms;
+  rc = peer_request(p, &f, &reply);
+  proto_frame_cleanup(&reply);
+  return rc;
+}
+
+int peer_who_read(struct peer *p, uint64_t conv, uint64_t seq,
+                  struct proto_frame *reply)
+{
+  struct proto_frame f;
+
+  proto_frame_init(&f, PROTO_T_WHO_READ);
+  f.u.who_read.conv = conv;
+  f.u.who_read.seq = seq;
+  return peer_request(p, &f, reply);
+}
+
+const struct proto_who_row *peer_who_row(const struct proto_frame *r,
+                                         uint64_t uid)
+{
+  for (size_t i = 0; i < r->u.who_read_result.nrows; i++)
+    if (r->u.who_read_result.rows[i].uid == uid)
+      return &r->u.who_read_result.rows[i];
+  return NULL;
+}
+
+static bool outbox_drained(void *arg)
+{
+  return hc_outbox_count(((struct peer *)arg)->c) == 0;
+}
+
+void peer_say(struct peer *p, uint64_t conv, const char *text)
+{
+  CHECK_INT(hc_send_text(p->c, conv, text, strlen(text), NULL, NULL), ==, 0);
+  peer_wait(outbox_drained, p, 10000, "a message stored");
+}

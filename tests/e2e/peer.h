@@ -61,6 +61,20 @@ void peer_wait(bool (*fn)(void *), void *arg, int64_t timeout_ms,
 int peer_request(struct peer *p, const struct proto_frame *req,
                  struct proto_frame *reply);
 
+/* `read` of conv up to seq at `at_ms` (0: absent, i.e. now) as a direct
+ * request, and `who_read` of conv:seq: the error code or 0, as
+ * peer_request. */
+int peer_read_at(struct peer *p, uint64_t conv, uint64_t seq, uint64_t at_ms);
+int peer_who_read(struct peer *p, uint64_t conv, uint64_t seq,
+                  struct proto_frame *reply);
+
+/* The row of user `uid` in a who_read_result, or NULL. */
+const struct proto_who_row *peer_who_row(const struct proto_frame *r,
+                                         uint64_t uid);
+
+/* Sends a text through the outbox and waits until the server stored it. */
+void peer_say(struct peer *p, uint64_t conv, const char *text);
+
 /* Creates a conversation through the server; returns its id. */
 uint64_t peer_conv_create(struct peer *p, bool direct, const char *title,
                           const uint64_t *members, size_t n);

@@ -9,10 +9,12 @@
 #include "e2e.h"
 #include "peer.h"
 #include "pgtest.h"
+#include "stored.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct rcpt_log {
   uint64_t seq, read, total;
@@ -128,29 +130,7 @@ TEST(receipts_live_and_who_read)
   }
   proto_frame_cleanup(&w);
 
-  /* Erasing bob (crypto-shredding) makes his read time unrecoverable at
-   * once, on the running server; carol's stays, and bob still counts as a
-   * reader. */
-  {
-    char cmd[1024];
-    const char *ctl = getenv("HERALDCTL");
-
-    CHECK(ctl != NULL);
-    snprintf(cmd, sizeof(cmd), "'%s' --db '%s' user erase bob >/dev/null",
-             ctl, srv.db);
-    CHECK_INT(system(cmd), ==, 0);
-  }
-  CHECK_INT(who_read(pa, (uint64_t)group, seq, &w), ==, 0);
-  CHECK_UINT(w.u.who_read_result.nrows, ==, 2);
-  for (size_t i = 0; i < 2; i++) {
-    const struct proto_who_row *r = &w.u.who_read_result.rows[i];
-    CHECK(r->read);
-    if (r->uid == (uint64_t)bob)
-      CHECK_UINT(r->at, ==, 0);
-    else
-      CHECK(r->at != 0);
-  }
-  proto_frame_cleanup(&w);
+  /* Erasure: test_privacy.c (erase_shreds_read_times_only). */
 
   /* A non-member learns nothing. */
   CHECK_INT(who_read(pd, (uint64_t)group, seq, &w), ==, PROTO_E_NOT_FOUND);
@@ -228,6 +208,187 @@ TEST(receipts_replayed_after_reconnect)
   hc_run_until(peer_ctx(), NULL, NULL, 1500);
   CHECK_UINT(nrlog, ==, 0);
   hc_conn_free(ca);
+  peer_free(pb);
+  e2e_server_stop(&srv);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  CHECK_INT(system(cmd), ==, 0);
+}
+
+static uint64_t wall_ms(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t who_at(struct peer *p, int64_t conv, uint64_t seq,
+                       int64_t reader)
+{
+  struct proto_frame w;
+  const struct proto_who_row *r;
+  uint64_t at;
+
+  CHECK_INT(peer_who_read(p, (uint64_t)conv, seq, &w), ==, 0);
+  CHECK((r = peer_who_row(&w, (uint64_t)reader)) != NULL);
+  CHECK(r->read);
+  at = r->at;
+  proto_frame_cleanup(&w);
+  return at;
+}
+
+static int64_t stored_at(struct e2e_server *srv, int64_t conv, int64_t seq,
+                         int64_t reader)
+{
+  int64_t ms = 0;
+
+  CHECK_INT(stored_read_time(srv, conv, seq, reader, &ms), ==,
+            STORED_TIME_OK);
+  return ms;
+}
+
+#define MINUTE(ms) ((ms) - (ms) % 60000)
+
+/* `at` is kept when it lies between the message's time and now, exactly
+ * (sealed to the ms, shown to the minute); earlier is clamped to the time
+ * of the last message the read covers, later to now. */
+TEST(read_times_kept_or_clamped)
+{
+  struct e2e_server srv;
+  int64_t alice, ids[4], g, sent1, sent2, got;
+  struct peer *pa, *p[4];
+  const char *names[4] = {"bob", "carol", "dave", "erin"};
+  uint64_t now, t_bob, before, after;
+  char sql[200];
+
+  e2e_server_init(&srv);
+  alice = e2e_org(&srv, "alice");
+  for (int i = 0; i < 4; i++)
+    ids[i] = e2e_user(&srv, names[i]);
+  g = e2e_group(&srv, "Times", alice, ids, 4);
+  e2e_server_start(&srv, NULL);
+  pa = peer_new(srv.url, "alice", NULL, true);
+  for (int i = 0; i < 4; i++)
+    p[i] = peer_new(srv.url, names[i], NULL, true);
+  peer_say(pa, (uint64_t)g, "one");
+  peer_say(pa, (uint64_t)g, "two");
+  pgtest_exec(srv.db, "UPDATE messages SET sent_at = now() - CASE seq WHEN 1 "
+                      "THEN interval '3 hours' ELSE interval '1 hour' END");
+  snprintf(sql, sizeof(sql), "SELECT floor(extract(epoch FROM sent_at) * "
+           "1000) FROM messages WHERE conversation_id = %lld AND seq = 1",
+           (long long)g);
+  sent1 = e2e_query_int(&srv, sql);
+  sql[strlen(sql) - 1] = '2';
+  sent2 = e2e_query_int(&srv, sql);
+
+  /* In the past, after the message: kept. */
+  now = wall_ms();
+  t_bob = now - 150 * 60000 + 12345;
+  CHECK_INT(peer_read_at(p[0], (uint64_t)g, 1, t_bob), ==, 0);
+  CHECK_INT(stored_at(&srv, g, 1, ids[0]), ==, (int64_t)t_bob);
+  CHECK_UINT(who_at(pa, g, 1, ids[0]), ==, MINUTE(t_bob));
+  /* Before the message existed: its send time. */
+  CHECK_INT(peer_read_at(p[1], (uint64_t)g, 1, now - 5 * 3600 * 1000), ==, 0);
+  CHECK_INT(stored_at(&srv, g, 1, ids[1]), ==, sent1);
+  CHECK_UINT(who_at(pa, g, 1, ids[1]), ==, (uint64_t)MINUTE(sent1));
+  /* In the future: now. */
+  before = wall_ms();
+  CHECK_INT(peer_read_at(p[2], (uint64_t)g, 1, now + 3600 * 1000), ==, 0);
+  after = wall_ms();
+  got = stored_at(&srv, g, 1, ids[2]);
+  CHECK_INT(got, >=, (int64_t)before - 1000);
+  CHECK_INT(got, <=, (int64_t)after + 1000);
+  CHECK_UINT(who_at(pa, g, 1, ids[2]), ==, MINUTE((uint64_t)got));
+  /* A read of 1..2 two hours ago: message 2 is one hour old, so that. */
+  CHECK_INT(peer_read_at(p[3], (uint64_t)g, 2, now - 2 * 3600 * 1000), ==, 0);
+  CHECK_INT(stored_at(&srv, g, 1, ids[3]), ==, sent2);
+  CHECK_UINT(who_at(pa, g, 2, ids[3]), ==, (uint64_t)MINUTE(sent2));
+  peer_free(pa);
+  for (int i = 0; i < 4; i++)
+    peer_free(p[i]);
+  e2e_server_stop(&srv);
+}
+
+struct queued {
+  size_t n;
+  uint64_t at[4];
+};
+
+static int note_read(uint64_t oid, const struct proto_frame *f, void *arg)
+{
+  struct queued *q = arg;
+
+  (void)oid;
+  CHECK_INT(f->type, ==, PROTO_T_READ);
+  if (q->n < 4)
+    q->at[q->n] = f->u.read.at;
+  q->n++;
+  return 0;
+}
+
+static bool went_offline(void *arg)
+{
+  return ((struct peer *)arg)->offline > 0;
+}
+
+/* The real offline path: bob reads while the server is down; his client
+ * queues each read (on disk) with the time it happened and quits. After
+ * the restart a new client replays the queue, and the server records the
+ * queued times, not the replay's. */
+TEST(offline_read_replayed_with_its_time)
+{
+  struct e2e_server srv;
+  int64_t alice, bob, g, g2;
+  struct peer *pa, *pb;
+  struct queued q = {0};
+  uint64_t t_old, before, after, replay;
+  int64_t got;
+  char dir[] = "/tmp/herald-e2e-offline-XXXXXX", cmd[80];
+
+  CHECK(mkdtemp(dir) != NULL);
+  e2e_server_init(&srv);
+  alice = e2e_org(&srv, "alice");
+  bob = e2e_user(&srv, "bob");
+  g = e2e_group(&srv, "Away", alice, &bob, 1);
+  g2 = e2e_group(&srv, "Also away", alice, &bob, 1);
+  e2e_server_start(&srv, NULL);
+  pa = peer_new(srv.url, "alice", NULL, true);
+  pb = peer_new(srv.url, "bob", dir, true);
+  peer_say(pa, (uint64_t)g, "read me");
+  peer_say(pa, (uint64_t)g2, "and me");
+  pgtest_exec(srv.db, "UPDATE messages SET sent_at = now() - "
+                      "interval '2 hours'");
+  peer_free(pa);
+  e2e_server_stop(&srv);
+  peer_wait(went_offline, pb, 10000, "bob's client offline");
+
+  /* Offline: one read with the time the application says it happened, one
+   * with "now" (0), which the library fills in at once. */
+  t_old = wall_ms() - 30 * 60000;
+  before = wall_ms();
+  CHECK_INT(hc_mark_read(pb->c, (uint64_t)g, 1, t_old, NULL), ==, 0);
+  CHECK_INT(hc_mark_read(pb->c, (uint64_t)g2, 1, 0, NULL), ==, 0);
+  after = wall_ms();
+  hc_outbox_foreach(pb->c, note_read, &q);
+  CHECK_UINT(q.n, ==, 2);
+  CHECK_UINT(q.at[0], ==, t_old);
+  CHECK_UINT(q.at[1], >=, before);
+  CHECK_UINT(q.at[1], <=, after);
+  peer_free(pb);                          /* the client quits, queue on disk */
+  usleep(1500 * 1000);
+
+  replay = wall_ms();
+  e2e_server_start(&srv, NULL);
+  pb = peer_new(srv.url, "bob", dir, true);
+  peer_wait(outbox_empty, pb, 10000, "bob's queued reads replayed");
+  pa = peer_new(srv.url, "alice", NULL, true);
+  CHECK_INT(stored_at(&srv, g, 1, bob), ==, (int64_t)t_old);
+  CHECK_UINT(who_at(pa, g, 1, bob), ==, MINUTE(t_old));
+  CHECK(MINUTE(t_old) != MINUTE(replay));
+  got = stored_at(&srv, g2, 1, bob);
+  CHECK_INT(got, ==, (int64_t)q.at[1]);   /* when it was read ... */
+  CHECK_INT(got, <, (int64_t)replay - 1000); /* ... not when it arrived */
+  peer_free(pa);
   peer_free(pb);
   e2e_server_stop(&srv);
   snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

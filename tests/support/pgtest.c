@@ -195,3 +195,21 @@ long long pgtest_query_int(const char *conninfo, const char *sql)
   PQfinish(c);
   return v;
 }
+
+void pgtest_query_text(const char *conninfo, const char *sql, char *out,
+                       size_t len)
+{
+  PGconn *c = PQconnectdb(conninfo);
+  PGresult *r;
+
+  if (PQstatus(c) != CONNECTION_OK)
+    CHECK_FAIL("pgtest: cannot connect: %s", PQerrorMessage(c));
+  r = PQexec(c, sql);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1)
+    CHECK_FAIL("pgtest: %s: %s", sql, PQerrorMessage(c));
+  if ((size_t)PQgetlength(r, 0, 0) >= len)
+    CHECK_FAIL("pgtest: %s: the value does not fit %zu bytes", sql, len);
+  snprintf(out, len, "%s", PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0));
+  PQclear(r);
+  PQfinish(c);
+}

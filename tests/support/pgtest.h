@@ -37,4 +37,10 @@ int pgtest_try(const char *conninfo, const char *sql, char state[6]);
  * integer (NULL gives 0). Fails the test on error or no row. */
 long long pgtest_query_int(const char *conninfo, const char *sql);
 
+/* The same for text: copies the first column of the first row into out
+ * (len bytes; NULL gives ""). Fails the test on error, no row, or a value
+ * that does not fit. */
+void pgtest_query_text(const char *conninfo, const char *sql, char *out,
+                       size_t len);
+
 #endif
