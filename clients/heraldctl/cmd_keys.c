@@ -250,6 +250,29 @@ static int prepare_keys(struct ctl *ctl, struct rotation *r)
               "again", r->next, (long long)r->new_id);
     goto out;
   }
+  /* The old key was retired by a run that stopped before its rename: that
+   * run re-wrapped everything under this very key, so its check value is
+   * stored and no live data key is under any other master. Anything else
+   * means FILE.next is not that run's key: replacing FILE with it would
+   * lose the real one. */
+  if (r->old_retired) {
+    struct store_user_key *page = NULL;
+    size_t left = 0;
+
+    if (store_user_keys_page(ctl->conn, 0, 0, r->new_id, 1, &page, &left) !=
+        STORE_OK) {
+      ctl_store_error(ctl);
+      goto out;
+    }
+    free(page);
+    if (!nc || left > 0) {
+      ctl_error("the key in %s (master key id %lld) was retired, but the "
+                "data keys are not all under the key in %s (id %lld): "
+                "find the current master key before rotating", r->path,
+                (long long)r->old_id, r->next, (long long)r->new_id);
+      goto out;
+    }
+  }
   /* Stored before any key is wrapped under it: a server accepts a key
    * only with its check value. */
   if (!nc && (hcr_master_check_new(r->new_m, value) != HCR_OK ||

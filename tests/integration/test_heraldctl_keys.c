@@ -373,6 +373,17 @@ TEST(rotate_finishes_the_rename)
   CHECK_CONTAINS(r.out, "already retired by the interrupted run");
   CHECK_INT(check_all_under_key_file(), ==, id1);
 
+  /* A retired key beside a FILE.next that is not the key the data is
+   * under: refused, and nothing is renamed. */
+  copy_file(saved_old, w.keyfile);
+  unlink(w.next);
+  write_key(w.next);
+  ROTATE(&r);
+  CHECK_INT(r.status, ==, 1);
+  CHECK_CONTAINS(r.err, "the data keys are not all under the key in");
+  CHECK(access(w.next, F_OK) == 0);
+  unlink(w.next);
+
   /* The old key alone (FILE.next gone) is refused, naming the problem. */
   copy_file(saved_old, w.keyfile);
   ROTATE(&r);
