@@ -179,7 +179,7 @@ static int64_t master_of(const char *login)
 
 TEST(rotation_on_a_live_server)
 {
-  char keyfile[300], oldkey[300], ctl_log[300], out[8192], want[160];
+  char keyfile[300], oldkey[300], ctl_log[300], out[8192], want[400];
   char login[32], listen[32];
   const char *ctl = getenv("HERALDCTL"), *heraldd = getenv("HERALDD");
   int64_t members[READERS + LATE + AFTER], alice_id, old_id, new_id,
