@@ -1,7 +1,8 @@
 /*
  * datakey_int.h — users' data keys as the server uses them: fetched from
- * storage, unwrapped with the master key (through a cache that wipes what
- * it evicts), and created on a user's first recorded read.
+ * storage, unwrapped with the master key that wraps them (the key ring,
+ * keyring_int.h; through a cache that wipes what it evicts), and created
+ * on a user's first recorded read.
  *
  * Runs on database threads (it makes storage calls); thread-safe.
  */

@@ -4,6 +4,7 @@
  * SIGTERM, and stop the embedded PostgreSQL on the way out.
  */
 #include "config_int.h"
+#include "keyring_int.h"
 #include "log_int.h"
 #include "masterkey_int.h"
 #include "server_int.h"
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
   struct srv_server srv;
   struct store_embedded *emb = NULL;
   struct hcr_master *master = NULL;
+  struct srv_keyring *keyring = NULL;
+  char keypath[4096];
   enum srv_config_action action;
   const char *conninfo;
   char err[512];
@@ -93,14 +96,22 @@ int main(int argc, char **argv)
     }
     conninfo = store_embedded_conninfo(emb);
   }
-  if (srv_master_key_load(&cfg, &master, err, sizeof(err)) != 0) {
+  if (srv_master_key_load(&cfg, &master, keypath, sizeof(keypath), err,
+                          sizeof(err)) != 0) {
     srv_err("keys", "%s", err);
     goto out;
   }
   if (prepare_database(conninfo, master) != 0)
     goto out;
+  /* The ring owns the key from here on. */
+  if (srv_keyring_new(master, keypath[0] ? keypath : NULL, &keyring) != 0) {
+    master = NULL;
+    srv_err("keys", "out of memory");
+    goto out;
+  }
+  master = NULL;
 
-  if (srv_server_init(&srv, &cfg, conninfo, master) == 0) {
+  if (srv_server_init(&srv, &cfg, conninfo, keyring) == 0) {
     srv_server_run(&srv);
     status = 0;
   }
@@ -113,6 +124,7 @@ out:
       status = 1;
   }
   hcr_master_free(master);
+  srv_keyring_free(keyring);
   srv_info("main", "exit %d", status);
   srv_config_cleanup(&cfg);
   return status;

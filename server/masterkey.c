@@ -52,11 +52,11 @@ static int create_key_file(const char *path, char *err, size_t errlen)
 }
 
 int srv_master_key_load(const struct srv_config *cfg, struct hcr_master **out,
-                        char *err, size_t errlen)
+                        char *path, size_t pathlen, char *err, size_t errlen)
 {
-  char path[4096];
   int rc;
 
+  path[0] = '\0';
   rc = hcr_master_load_env(ENV_NAME, out, err, errlen);
   if (rc != HCR_ENOENT) {
     unsetenv(ENV_NAME);
@@ -65,19 +65,21 @@ int srv_master_key_load(const struct srv_config *cfg, struct hcr_master **out,
     return rc == HCR_OK ? 0 : -1;
   }
   if (cfg->master_key_file[0]) {
-    snprintf(path, sizeof(path), "%s", cfg->master_key_file);
+    snprintf(path, pathlen, "%s", cfg->master_key_file);
   } else {
     if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
       snprintf(err, errlen, "cannot create data directory %s: %s",
                cfg->data_dir, strerror(errno));
       return -1;
     }
-    snprintf(path, sizeof(path), "%s/master.key", cfg->data_dir);
+    snprintf(path, pathlen, "%s/master.key", cfg->data_dir);
     if (access(path, F_OK) != 0 && create_key_file(path, err, errlen) != 0)
       return -1;
   }
-  if (hcr_master_load_file(path, out, err, errlen) != HCR_OK)
+  if (hcr_master_load_file(path, out, err, errlen) != HCR_OK) {
+    path[0] = '\0';
     return -1;
+  }
   srv_info("keys", "master key from %s (id %llu)", path,
            (unsigned long long)hcr_master_id(*out));
   return 0;
@@ -114,7 +116,9 @@ int srv_master_key_check(struct store_conn *conn, const struct hcr_master *m,
       continue;
     if (checks[i].retired) {
       snprintf(err, errlen, "the master key (id %lld) was retired by a key "
-               "rotation; start with the new master key", (long long)id);
+               "rotation; start with the new master key (heraldctl keys "
+               "rotate wrote it to the key file; if the rotation was "
+               "interrupted, run it again to finish)", (long long)id);
       goto out;
     }
     rc = 0;

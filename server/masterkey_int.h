@@ -20,10 +20,13 @@ struct hcr_master;
 struct srv_config;
 struct store_conn;
 
-/* Loads the master key; on success *out owns it (hcr_master_free). On
- * failure writes one line naming the source into `err` and returns -1. */
+/* Loads the master key; on success *out owns it (hcr_master_free) and
+ * `path` (pathlen bytes) holds the key file it came from, "" when it came
+ * from the environment (a running server can re-read a file during a key
+ * rotation, not its environment). On failure writes one line naming the
+ * source into `err` and returns -1. */
 int srv_master_key_load(const struct srv_config *cfg, struct hcr_master **out,
-                        char *err, size_t errlen);
+                        char *path, size_t pathlen, char *err, size_t errlen);
 
 /* Checks `m` against the check values stored beside the data: the key must
  * be the one the data keys are wrapped with. On an installation without a

@@ -119,7 +119,7 @@ static void on_signal(uv_signal_t *h, int signum)
 }
 
 int srv_server_init(struct srv_server *srv, const struct srv_config *cfg,
-                    const char *conninfo, const struct hcr_master *master)
+                    const char *conninfo, struct srv_keyring *keyring)
 {
   struct lws_context_creation_info info;
   static lws_retry_bo_t keepalive;
@@ -129,7 +129,7 @@ int srv_server_init(struct srv_server *srv, const struct srv_config *cfg,
   memset(srv, 0, sizeof(*srv));
   srv->cfg = cfg;
   srv->conninfo = conninfo;
-  srv->master = master;
+  srv->keyring = keyring;
   /* Data keys of the users reading at the moment; evicted keys are wiped. */
   if (hcr_keycache_new(4096, &srv->keys) != HCR_OK) {
     srv_err("server", "cannot create the key cache");

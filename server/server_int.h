@@ -17,14 +17,15 @@
 #include "ratelimit_int.h"
 
 struct hcr_keycache;
-struct hcr_master;
 struct srv_dbpool;
+struct srv_keyring;
 struct srv_session;
 
 struct srv_server {
   const struct srv_config *cfg;  /* borrowed; outlives the server */
   const char *conninfo;          /* borrowed: the database to use */
-  const struct hcr_master *master; /* borrowed: wraps users' data keys */
+  struct srv_keyring *keyring;   /* borrowed: the master keys that wrap
+                                    users' data keys (thread-safe) */
   struct hcr_keycache *keys;     /* unwrapped data keys (thread-safe) */
   uv_loop_t loop;
   int loop_open;                 /* uv_loop_init succeeded, not closed */
@@ -56,7 +57,7 @@ struct srv_server {
 /* Creates the loop, the pools and the lws context and binds the listener.
  * Returns 0, or -1 after logging why (e.g. the port is in use). */
 int srv_server_init(struct srv_server *srv, const struct srv_config *cfg,
-                    const char *conninfo, const struct hcr_master *master);
+                    const char *conninfo, struct srv_keyring *keyring);
 
 /* Runs the loop until a clean shutdown has finished. */
 void srv_server_run(struct srv_server *srv);

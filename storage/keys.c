@@ -109,6 +109,27 @@ static int user_exists(struct store_conn *c, const char *ub)
   return rc;
 }
 
+/* In the caller's transaction: refuses a master key that a rotation has
+ * retired, and holds its check row (FOR SHARE) until the transaction ends,
+ * so store_master_check_retire — which locks that row FOR UPDATE before it
+ * counts the keys under the master — either sees the key this transaction
+ * makes or makes it fail here. A master without a check row is accepted
+ * (nothing can retire it). */
+static int master_usable(struct store_conn *c, const char *mb)
+{
+  PGresult *res = NULL;
+  const char *p[1] = {mb};
+  int rc;
+
+  rc = store_exec(c, &res,
+                  "SELECT retired_at IS NOT NULL FROM master_key_checks"
+                  " WHERE master_id = $1::bigint FOR SHARE", 1, p);
+  if (rc == STORE_OK && PQntuples(res) > 0 && store_field_bool(res, 0, 0))
+    rc = store_fail(c, STORE_EFORBIDDEN, "master key id %s is retired", mb);
+  PQclear(res);
+  return rc;
+}
+
 int store_user_key_create(struct store_conn *c, int64_t user_id,
                           int64_t master_id, const uint8_t *wrapped,
                           size_t len, struct store_user_key *out,
@@ -131,11 +152,13 @@ int store_user_key_create(struct store_conn *c, int64_t user_id,
   rc = store_begin(c);
   if (rc == STORE_OK)
     rc = user_exists(c, ub);
+  if (rc == STORE_OK)
+    rc = master_usable(c, store_i64(mb, master_id));
   if (rc != STORE_OK)
     goto out;
   {
-    const char *p[4] = {ub, store_i64(vb, STORE_KEY_FIRST_VERSION),
-                        store_i64(mb, master_id), (const char *)wrapped};
+    const char *p[4] = {ub, store_i64(vb, STORE_KEY_FIRST_VERSION), mb,
+                        (const char *)wrapped};
     const int lens[4] = {0, 0, 0, (int)len};
     const int fmts[4] = {0, 0, 0, 1};
 
@@ -361,17 +384,37 @@ int store_master_check_retire(struct store_conn *c, int64_t master_id)
   PGresult *res = NULL;
   char mb[STORE_I64_BUF];
   const char *p[1] = {store_i64(mb, master_id)};
+  long long live = 0;
   int rc;
 
   store_clear(c);
   rc = store_begin(c);
+  /* Lock the check row first: key creators under this master hold it FOR
+   * SHARE until they commit (master_usable), so once we have it, the count
+   * below — a new statement, a new snapshot — sees every key they made,
+   * and creators after us find the master retired. */
   if (rc == STORE_OK)
     rc = store_exec(c, &res,
-                    "UPDATE master_key_checks"
-                    " SET retired_at = coalesce(retired_at, now())"
-                    " WHERE master_id = $1::bigint RETURNING 1", 1, p);
+                    "SELECT 1 FROM master_key_checks"
+                    " WHERE master_id = $1::bigint FOR UPDATE", 1, p);
   if (rc == STORE_OK && PQntuples(res) == 0)
     rc = store_fail(c, STORE_ENOTFOUND, "unknown master key id %s", mb);
+  PQclear(res);
+  res = NULL;
+  if (rc == STORE_OK)
+    rc = store_exec(c, &res,
+                    "SELECT count(*) FROM user_keys"
+                    " WHERE master_id = $1::bigint AND wrapped IS NOT NULL",
+                    1, p);
+  if (rc == STORE_OK && (live = store_field_i64(res, 0, 0)) > 0)
+    rc = store_fail(c, STORE_EEXISTS,
+                    "master key id %s still wraps %lld data key%s", mb, live,
+                    live == 1 ? "" : "s");
+  if (rc == STORE_OK)
+    rc = store_exec(c, NULL,
+                    "UPDATE master_key_checks"
+                    " SET retired_at = coalesce(retired_at, now())"
+                    " WHERE master_id = $1::bigint", 1, p);
   if (rc == STORE_OK)
     rc = store_audit(c, AUDIT_ACTOR, "keys.retire", "master_id", mb, NULL,
                      NULL);
@@ -379,6 +422,25 @@ int store_master_check_retire(struct store_conn *c, int64_t master_id)
     rc = store_commit(c);
   if (rc != STORE_OK)
     store_rollback(c);
+  PQclear(res);
+  return rc;
+}
+
+/* Any fixed number: the key of the session-level advisory lock that keeps
+ * two rotations apart. */
+#define ROTATION_LOCK_KEY "7243016583104871"
+
+int store_keys_rotation_lock(struct store_conn *c)
+{
+  PGresult *res = NULL;
+  int rc;
+
+  store_clear(c);
+  rc = store_exec(c, &res,
+                  "SELECT pg_try_advisory_lock(" ROTATION_LOCK_KEY ")", 0,
+                  NULL);
+  if (rc == STORE_OK && !store_field_bool(res, 0, 0))
+    rc = store_fail(c, STORE_EEXISTS, "another key rotation is running");
   PQclear(res);
   return rc;
 }

@@ -553,7 +553,9 @@ int store_user_key_get(struct store_conn *c, int64_t user_id,
  * (may be NULL) tells this caller whether it won, so the loser discards its
  * own fresh DEK and unwraps *out. The caller wraps for (user_id,
  * STORE_KEY_FIRST_VERSION). STORE_ENOTFOUND 'unknown user id N';
- * STORE_EINVAL for a bad length or a negative master id. */
+ * STORE_EINVAL for a bad length or a negative master id; STORE_EFORBIDDEN
+ * 'master key id N is retired' when a rotation retired master_id (the
+ * caller picks up the new master key and tries again). */
 #define STORE_KEY_FIRST_VERSION 1u
 int store_user_key_create(struct store_conn *c, int64_t user_id,
                           int64_t master_id, const uint8_t *wrapped,
@@ -609,9 +611,18 @@ int store_master_check_put(struct store_conn *c, int64_t master_id,
 int store_master_checks(struct store_conn *c, struct store_master_check **out,
                         size_t *n);
 
-/* Marks master_id retired (after a completed rotation away from it).
- * Idempotent; audited ("keys.retire"). STORE_ENOTFOUND for an unknown id. */
+/* Marks master_id retired (after a completed rotation away from it), only
+ * when no live key is wrapped under it any more; from then on
+ * store_user_key_create refuses it. Race-free against a concurrent
+ * create under master_id: one of the two fails. Idempotent; audited
+ * ("keys.retire"). STORE_ENOTFOUND for an unknown id; STORE_EEXISTS
+ * 'master key id N still wraps K data keys' (re-wrap them and retry). */
 int store_master_check_retire(struct store_conn *c, int64_t master_id);
+
+/* Keeps two key rotations from running at once: a session-level advisory
+ * lock held until store_close(c) (or until the connection is lost).
+ * STORE_EEXISTS 'another key rotation is running'. */
+int store_keys_rotation_lock(struct store_conn *c);
 
 /* ------------------------------------------------------------------------ */
 /* Reads and receipts.

@@ -43,6 +43,8 @@ static const struct command commands[] = {
   {"bot", "create", ctl_cmd_bot_create, "create a bot and print its token once"},
   {"bot", "list", ctl_cmd_bot_list, "list bots"},
   {"bot", "revoke", ctl_cmd_bot_revoke, "revoke a bot's token"},
+  {"keys", "rotate", ctl_cmd_keys_rotate,
+   "re-wrap every data key under a new master key (online)"},
   {NULL, "send", ctl_cmd_send, "send a message as a user (over the server)"},
   {NULL, "tail", ctl_cmd_tail, "follow a conversation as a user (over the server)"},
 };

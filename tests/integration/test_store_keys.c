@@ -2,11 +2,13 @@
  * test_store_keys.c — per-user data keys and master key check values
  * against a real PostgreSQL: create-if-absent (also racing), erasure
  * (crypto-shredding), rotation paging and compare-and-swap re-wrapping,
- * check values.
+ * check values, and retiring a master key (refused while keys remain under
+ * it, race-free against creators; creation under a retired key refused).
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "pgtest.h"
@@ -253,6 +255,203 @@ TEST(master_checks)
   }
   free(m);
   store_close(f.c);
+}
+
+TEST(retire_refuses_live_keys)
+{
+  struct fixture f = chat_fixture_setup();
+  struct store_user_key k;
+  uint8_t w[72], v[48];
+
+  blob(w, sizeof w, 7);
+  blob(v, sizeof v, 8);
+  CHECK_INT(store_master_check_put(f.c, 7, v, sizeof v), ==, STORE_OK);
+  CHECK_INT(store_user_key_create(f.c, f.alice, 7, w, sizeof w, &k, NULL), ==,
+            STORE_OK);
+  CHECK_INT(store_user_key_create(f.c, f.bob, 7, w, sizeof w, &k, NULL), ==,
+            STORE_OK);
+  CHECK_INT(store_master_check_retire(f.c, 7), ==, STORE_EEXISTS);
+  CHECK_STR(store_errmsg(f.c), "master key id 7 still wraps 2 data keys");
+  /* Re-wrapping one leaves one; an erased key does not count. */
+  CHECK_INT(store_user_key_rewrap(f.c, f.alice, 1, 7, 9, w, sizeof w), ==,
+            STORE_OK);
+  CHECK_INT(store_master_check_retire(f.c, 7), ==, STORE_EEXISTS);
+  CHECK_STR(store_errmsg(f.c), "master key id 7 still wraps 1 data key");
+  CHECK_INT(store_user_key_destroy(f.c, f.bob), ==, STORE_OK);
+  CHECK_INT(store_master_check_retire(f.c, 7), ==, STORE_OK);
+  CHECK_INT(pgtest_query_int(conninfo,
+                             "SELECT count(*) FROM master_key_checks"
+                             " WHERE master_id = 7"
+                             " AND retired_at IS NOT NULL"), ==, 1);
+  CHECK_INT(pgtest_query_int(conninfo,
+                             "SELECT count(*) FROM audit_log"
+                             " WHERE action = 'keys.retire'"), ==, 1);
+  store_close(f.c);
+}
+
+TEST(create_refuses_retired_master)
+{
+  struct fixture f = chat_fixture_setup();
+  struct store_user_key k;
+  uint8_t w[72], v[48];
+  bool created = false;
+
+  blob(w, sizeof w, 9);
+  blob(v, sizeof v, 10);
+  CHECK_INT(store_master_check_put(f.c, 7, v, sizeof v), ==, STORE_OK);
+  CHECK_INT(store_master_check_retire(f.c, 7), ==, STORE_OK);
+  CHECK_INT(store_user_key_create(f.c, f.alice, 7, w, sizeof w, &k, &created),
+            ==, STORE_EFORBIDDEN);
+  CHECK_STR(store_errmsg(f.c), "master key id 7 is retired");
+  CHECK_INT(store_user_key_get(f.c, f.alice, &k), ==, STORE_ENOTFOUND);
+  /* Under the next master it works. */
+  CHECK_INT(store_user_key_create(f.c, f.alice, 8, w, sizeof w, &k, &created),
+            ==, STORE_OK);
+  CHECK(created);
+  CHECK_INT(k.master_id, ==, 8);
+  store_close(f.c);
+}
+
+/* Creators make keys under master 7 and move to 9 once 7 is refused, as
+ * the server does; a rotator re-wraps 7 -> 9 and retires 7 as soon as it
+ * can. However the two interleave, no live key may be left under 7 once
+ * it is retired. */
+struct creator {
+  const int64_t *users;
+  size_t n;
+  int rc;
+  int moved;                /* creates refused under 7, redone under 9 */
+};
+
+static void *creator_cb(void *arg)
+{
+  struct creator *cr = arg;
+  struct store_conn *c = NULL;
+  struct store_user_key k;
+  int64_t master = 7;
+  uint8_t w[72];
+
+  blob(w, sizeof w, 11);
+  cr->rc = store_connect(conninfo, &c);
+  for (size_t i = 0; cr->rc == STORE_OK && i < cr->n; i++) {
+    cr->rc = store_user_key_create(c, cr->users[i], master, w, sizeof w, &k,
+                                   NULL);
+    if (cr->rc == STORE_EFORBIDDEN && master == 7) {
+      master = 9;
+      cr->moved++;
+      cr->rc = store_user_key_create(c, cr->users[i], master, w, sizeof w,
+                                     &k, NULL);
+    }
+  }
+  store_close(c);
+  return NULL;
+}
+
+struct rotator {
+  int rc;
+  int attempts;
+};
+
+static void *rotator_cb(void *arg)
+{
+  struct rotator *ro = arg;
+  struct store_conn *c = NULL;
+  struct store_user_key *page = NULL;
+  uint8_t w[72];
+  size_t n = 0;
+
+  blob(w, sizeof w, 12);
+  ro->rc = store_connect(conninfo, &c);
+  while (ro->rc == STORE_OK) {
+    ro->rc = store_user_keys_page(c, 0, 0, 9, 1000, &page, &n);
+    for (size_t i = 0; ro->rc == STORE_OK && i < n; i++) {
+      ro->rc = store_user_key_rewrap(c, page[i].user_id, page[i].key_version,
+                                     7, 9, w, sizeof w);
+      if (ro->rc == STORE_EEXISTS)
+        ro->rc = STORE_OK;
+    }
+    free(page);
+    page = NULL;
+    if (ro->rc != STORE_OK)
+      break;
+    ro->attempts++;
+    ro->rc = store_master_check_retire(c, 7);
+    if (ro->rc == STORE_OK)
+      break;
+    if (ro->rc == STORE_EEXISTS)
+      ro->rc = STORE_OK;        /* a creator was quicker: another pass */
+  }
+  store_close(c);
+  return NULL;
+}
+
+TEST(retire_races_create)
+{
+  struct fixture f = chat_fixture_setup();
+  enum { CREATORS = 3, PER = 40 };
+  static int64_t users[CREATORS][PER];
+  struct creator cr[CREATORS];
+  struct rotator ro = {0};
+  pthread_t t[CREATORS + 1];
+  uint8_t v[48];
+  int moved = 0;
+
+  blob(v, sizeof v, 13);
+  CHECK_INT(store_master_check_put(f.c, 7, v, sizeof v), ==, STORE_OK);
+  CHECK_INT(store_master_check_put(f.c, 9, v, sizeof v), ==, STORE_OK);
+  for (int i = 0; i < CREATORS; i++)
+    for (int j = 0; j < PER; j++) {
+      struct store_user_new u = {.display_name = "Reader",
+                                 .role = STORE_ROLE_STAFF};
+      char login[32];
+
+      snprintf(login, sizeof login, "reader%d-%d", i, j);
+      u.login = login;
+      CHECK_INT(store_user_add(f.c, &u, &users[i][j]), ==, STORE_OK);
+    }
+  for (int i = 0; i < CREATORS; i++) {
+    cr[i] = (struct creator){.users = users[i], .n = PER};
+    CHECK_INT(pthread_create(&t[i], NULL, creator_cb, &cr[i]), ==, 0);
+  }
+  CHECK_INT(pthread_create(&t[CREATORS], NULL, rotator_cb, &ro), ==, 0);
+  for (int i = 0; i <= CREATORS; i++)
+    pthread_join(t[i], NULL);
+  CHECK_INT(ro.rc, ==, STORE_OK);
+  for (int i = 0; i < CREATORS; i++) {
+    CHECK_INT(cr[i].rc, ==, STORE_OK);
+    moved += cr[i].moved;
+  }
+  CHECK_INT(pgtest_query_int(conninfo,
+                             "SELECT count(*) FROM master_key_checks"
+                             " WHERE master_id = 7"
+                             " AND retired_at IS NOT NULL"), ==, 1);
+  CHECK_INT(pgtest_query_int(conninfo,
+                             "SELECT count(*) FROM user_keys"
+                             " WHERE master_id = 7 AND wrapped IS NOT NULL"),
+            ==, 0);
+  CHECK_INT(pgtest_query_int(conninfo, "SELECT count(*) FROM user_keys"), ==,
+            CREATORS * PER);
+  printf("# rotator passes %d, creators moved to the new key %d\n",
+         ro.attempts, moved);
+  store_close(f.c);
+}
+
+TEST(rotation_lock)
+{
+  struct fixture f = chat_fixture_setup();
+  struct store_conn *other = NULL;
+
+  CHECK_INT(store_connect(conninfo, &other), ==, STORE_OK);
+  CHECK_INT(store_keys_rotation_lock(f.c), ==, STORE_OK);
+  CHECK_INT(store_keys_rotation_lock(other), ==, STORE_EEXISTS);
+  CHECK_STR(store_errmsg(other), "another key rotation is running");
+  /* Closing the first session frees the lock — once its backend has
+   * noticed, which takes a moment after the client hung up. */
+  store_close(f.c);
+  for (int i = 0; i < 250 && store_keys_rotation_lock(other) != STORE_OK; i++)
+    usleep(20000);
+  CHECK_INT(store_keys_rotation_lock(other), ==, STORE_OK);
+  store_close(other);
 }
 
 TEST_MAIN()
