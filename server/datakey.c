@@ -60,12 +60,16 @@ int srv_datakey_get(struct srv_server *srv, struct store_conn *conn,
    * race; storage keeps one and both use the winner's. */
   if (rc == STORE_ENOTFOUND && create)
     rc = create_key(srv, conn, user_id, &key);
-  if (rc == STORE_OK && key.destroyed)
+  if (rc == STORE_EFORBIDDEN)
+    rc = STORE_EINTERNAL;         /* no usable master: logged, not the user's fault */
+  if (rc != STORE_OK)
+    return rc;
+  if (key.destroyed) {
     hcr_keycache_forget(srv->keys, user_id);
-  if (rc != STORE_OK || key.destroyed)
-    return -1;
+    return STORE_ENOTFOUND;
+  }
   if (version && key.key_version != version)
-    return -1;                    /* an older version is gone */
+    return STORE_ENOTFOUND;       /* an older version is gone */
   if (hcr_keycache_get(srv->keys, user_id, key.key_version, dek, &epoch) ==
       HCR_OK) {
     version = key.key_version;
@@ -80,12 +84,12 @@ int srv_datakey_get(struct srv_server *srv, struct store_conn *conn,
     srv_err("keys", "cannot unwrap the data key of user %lld (wrapped under "
                     "master key id %lld)", (long long)user_id,
             (long long)key.master_id);
-    return -1;
+    return STORE_EINTERNAL;
   }
   version = key.key_version;
   hcr_keycache_put(srv->keys, user_id, version, dek, epoch);
 found:
   if (version_out)
     *version_out = version;
-  return 0;
+  return STORE_OK;
 }

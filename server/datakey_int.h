@@ -18,8 +18,11 @@ struct store_conn;
 /* Writes the data key of `user_id` at `version` into dek (32 bytes; the
  * caller wipes it). version 0 means the user's current key, whose version
  * is then written to *version_out (may be NULL). With `create`, a user
- * without a key gets one. Returns 0; -1 when there is no usable key (none
- * and !create, erased, or the database failed). */
+ * without a key gets one. Returns STORE_OK; STORE_ENOTFOUND when the user
+ * has no usable key by design (none and !create, erased, or that version
+ * is gone) — record or show no time; any other STORE_E* code is a failure
+ * (database, or a key the ring cannot unwrap) that must not be mistaken
+ * for "no time". */
 int srv_datakey_get(struct srv_server *srv, struct store_conn *conn,
                     int64_t user_id, uint32_t version, bool create,
                     uint8_t dek[32], uint32_t *version_out);

@@ -69,12 +69,24 @@ static void read_run(struct srv_dbjob *job, struct store_conn *conn)
   ad.to_seq = plan.upto;
   ad.reader_id = rj->s->uid;
   ad.dek_version = 0;
-  if (!(plan.user_opt_out && plan.org_allows_opt_out) &&
-      srv_datakey_get(srv, conn, rj->s->uid, 0, true, dek,
-                      &ad.dek_version) == 0) {
-    if (hcr_seal_time(dek, &ad, at, sealed) == HCR_OK)
+  if (!(plan.user_opt_out && plan.org_allows_opt_out)) {
+    /* An erased reader records no time; a key that cannot be had right now
+     * fails the read (retryable) rather than dropping its time for good. */
+    rc = srv_datakey_get(srv, conn, rj->s->uid, 0, true, dek,
+                         &ad.dek_version);
+    if (rc != STORE_OK && rc != STORE_ENOTFOUND) {
+      job->rc = rc;
+      return;
+    }
+    if (rc == STORE_OK) {
+      rc = hcr_seal_time(dek, &ad, at, sealed);
+      hcr_wipe(dek, sizeof(dek));
+      if (rc != HCR_OK) {
+        job->rc = STORE_EINTERNAL;
+        return;
+      }
       blob = sealed;
-    hcr_wipe(dek, sizeof(dek));
+    }
   }
   job->rc = store_read_record(conn, rj->s->uid, rj->conv, ad.from_seq,
                               ad.to_seq, ad.dek_version, blob,
@@ -202,7 +214,7 @@ static void open_time(struct srv_server *srv, struct store_conn *conn,
 
   if (!row->has_time ||
       srv_datakey_get(srv, conn, row->user_id, row->key_version, false, dek,
-                      NULL) != 0)
+                      NULL) != STORE_OK)
     return;                     /* no time, purged, or erased: unknown */
   ad = (struct hcr_time_ad){conv, row->ad_from_seq, row->ad_to_seq,
                             row->user_id, row->key_version};
