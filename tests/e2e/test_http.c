@@ -16,10 +16,12 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PATH "/api/v1/reports/unread"
@@ -558,6 +560,38 @@ TEST(client_gone_before_the_reply)
   CHECK_INT(e2e_query_int(&srv, "SELECT count(*) FROM audit_log WHERE "
                                 "action = 'report.unread'"), ==, 3);
   e2e_server_stop(&srv);
+}
+
+TEST(shutdown_with_a_report_waiting)
+{
+  char req[512];
+  PGconn *lock;
+  PGresult *res;
+  int fd, n, st;
+
+  setup();
+  lock = PQconnectdb(srv.db);
+  CHECK(PQstatus(lock) == CONNECTION_OK);
+  res = PQexec(lock, "BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE");
+  CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
+  PQclear(res);
+  n = snprintf(req, sizeof(req), "GET " PATH " HTTP/1.1\r\nHost: x\r\n"
+               "Authorization: Bearer %s\r\n\r\n", t_ada);
+  CHECK((fd = httpc_send_raw(srv.port, req, (size_t)n)) >= 0);
+  wait_for_lock_wait();
+  /* SIGTERM while the job waits: the connection closes first, the job
+   * finishes during the pool's shutdown and finds its request alone. */
+  kill(srv.pid, SIGTERM);
+  usleep(1500000);
+  res = PQexec(lock, "COMMIT");
+  CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
+  PQclear(res);
+  PQfinish(lock);
+  st = e2e_server_signal(&srv, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  CHECK_INT(e2e_log_count(&srv, "the client closed the connection first"),
+            ==, 1);
+  close(fd);
 }
 
 TEST(many_requests_at_once_and_slow_readers)
