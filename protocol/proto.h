@@ -596,4 +596,9 @@ void proto_shared_unref(struct proto_shared *s);
  * size. Valid while a reference is held. */
 uint8_t *proto_shared_frame(struct proto_shared *s, size_t *len);
 
+/* True when the `len` bytes at `s` are well-formed UTF-8 without U+0000,
+ * the rule for every string on the wire; for text that arrives another way
+ * (e.g. an HTTP query parameter). Any thread. */
+bool proto_utf8_valid(const char *s, size_t len);
+
 #endif

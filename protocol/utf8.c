@@ -74,3 +74,8 @@ long proto_utf8_check(const char *str, size_t len)
   }
   return 0;
 }
+
+bool proto_utf8_valid(const char *s, size_t len)
+{
+  return proto_utf8_check(s, len) == 0;
+}

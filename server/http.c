@@ -1,42 +1,307 @@
 /*
- * http.c — heraldd's HTTP endpoints on the WebSocket port.
+ * http.c — heraldd's HTTP endpoints on the WebSocket port: routing, the one
+ * mapping from error codes to HTTP statuses, and writing replies.
  *
- * For now: GET /healthz (the process is alive and serving its loop). Every
- * other path gets a 404. Responses are small and written in one go from
- * HTTP_WRITEABLE, as libwebsockets requires.
+ *   GET /healthz                 "ok" while the process serves its loop
+ *   GET /api/v1/reports/unread   the unread report (http_report.c)
+ *
+ * Only GET is served: any other method gets 405 and the connection closes,
+ * since the body it may carry is never read. An unknown path gets 404.
+ * Errors are JSON: {"error":{"code":"NAME","message":"...","field":"..."}}
+ * with the names of proto_errors.h.
+ *
+ * A reply is written from HTTP_WRITEABLE only, as libwebsockets requires:
+ * the headers in one callback, then the body in chunks of HTTP_CHUNK bytes,
+ * one per callback, so that a large report neither blocks the loop nor is
+ * copied into lws' own buffers. A request whose answer waits on the
+ * database outlives its connection if need be (http_int.h).
  */
+#include "http_int.h"
+#include "log_int.h"
 #include "server_int.h"
 
+#include "proto.h"
+
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
-struct http_route {
-  const char *path;
-  const char *body;
-};
+/* Bytes of body per write: lws sends at most its service buffer size
+ * (pt_serv_buf_size, 4096 by default) straight to the socket and copies
+ * the rest of a larger write to the heap, so larger chunks only add
+ * copies. */
+#define HTTP_CHUNK 4096
+/* A request is dropped when its answer takes longer than this to come
+ * from the database, or when the client reads nothing of it for this
+ * long. */
+#define HTTP_TIMEOUT_S 60
 
-static const struct http_route routes[] = {
-  {"/healthz", "ok\n"},
-};
-
-/* Per-HTTP-connection state: which body to send. */
+/* Per-connection data: lws allocates it (protocols[] in server.c gives the
+ * size, two pointers) and frees it when the connection closes or a new
+ * keep-alive transaction starts. */
 struct http_pss {
-  const char *body;
+  struct srv_http_req *req;
+};
+_Static_assert(sizeof(struct http_pss) <= 2 * sizeof(void *),
+               "server.c allots two pointers to the HTTP protocol");
+
+typedef void (*route_fn)(struct srv_http_req *req);
+
+static void healthz(struct srv_http_req *req)
+{
+  char *body = strdup("ok\n");
+
+  if (!body) {
+    srv_http_error(req, PROTO_E_NOMEM, NULL, NULL);
+    return;
+  }
+  srv_http_ok(req, "text/plain; charset=utf-8", body, 3);
+}
+
+static const struct http_route {
+  const char *path;
+  route_fn fn;
+} routes[] = {
+  {"/healthz", healthz},
+  {"/api/v1/reports/unread", srv_http_report},
 };
 
-static int reply_headers(struct lws *wsi, unsigned status, size_t len)
+unsigned srv_http_status(int code)
 {
-  uint8_t buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
-          *end = buf + sizeof(buf) - 1;
+  switch (code) {
+  case 0: return HTTP_STATUS_OK;
+  case PROTO_E_UNAUTHENTICATED:
+  case PROTO_E_BAD_CREDENTIALS:
+  case PROTO_E_TOKEN_EXPIRED: return HTTP_STATUS_UNAUTHORIZED;
+  case PROTO_E_FORBIDDEN:
+  case PROTO_E_BOT_AS_USER: return HTTP_STATUS_FORBIDDEN;
+  case PROTO_E_NOT_FOUND: return HTTP_STATUS_NOT_FOUND;
+  case PROTO_E_UNEXPECTED: return HTTP_STATUS_METHOD_NOT_ALLOWED;
+  case PROTO_E_CONFLICT:
+  case PROTO_E_DUPLICATE:
+  case PROTO_E_STALE_VERSION: return HTTP_STATUS_CONFLICT;
+  case PROTO_E_TOO_LARGE:
+  case PROTO_E_BODY_TOO_LARGE: return HTTP_STATUS_REQ_ENTITY_TOO_LARGE;
+  case PROTO_E_RATE_LIMITED:
+  case PROTO_E_TOO_MANY_REQUESTS: return 429;
+  case PROTO_E_DB_UNAVAILABLE:
+  case PROTO_E_QUEUE_FULL:
+  case PROTO_E_SHUTTING_DOWN: return HTTP_STATUS_SERVICE_UNAVAILABLE;
+  default:
+    /* The frame and request classes: the client sent something wrong. */
+    if (code <= -1000 && code > -2000)
+      return HTTP_STATUS_BAD_REQUEST;
+    if (code <= -3000 && code > -4000)
+      return HTTP_STATUS_BAD_REQUEST;
+    return HTTP_STATUS_INTERNAL_SERVER_ERROR;
+  }
+}
 
-  if (lws_add_http_common_headers(wsi, status, "text/plain; charset=utf-8",
-                                  (lws_filepos_t)len, &p, end))
+static void set_reply(struct srv_http_req *req, unsigned status,
+                      const char *ctype, int code, char *body, size_t len)
+{
+  free(req->body);
+  req->status = status;
+  req->ctype = ctype;
+  req->code = code;
+  req->body = body;
+  req->len = body ? len : 0;
+}
+
+void srv_http_ok(struct srv_http_req *req, const char *ctype, char *body,
+                 size_t len)
+{
+  set_reply(req, HTTP_STATUS_OK, ctype, 0, body, len);
+}
+
+/* The error body; NULL only when out of memory. */
+static char *error_body(int code, const char *field, const char *message)
+{
+  json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code",
+                        proto_err_name(code), "message",
+                        message ? message : proto_strerror(code));
+  char *s;
+
+  if (!e)   /* `message` was not UTF-8: the code's own message is */
+    e = json_pack("{s:{s:s, s:s}}", "error", "code", proto_err_name(code),
+                  "message", proto_strerror(code));
+  if (e && field)
+    json_object_set_new(json_object_get(e, "error"), "field",
+                        json_string(field));
+  s = e ? json_dumps(e, JSON_COMPACT) : NULL;
+  json_decref(e);
+  return s;
+}
+
+void srv_http_error(struct srv_http_req *req, int code, const char *field,
+                    const char *message)
+{
+  char *body = error_body(code, field, message);
+
+  set_reply(req, srv_http_status(code), SRV_HTTP_JSON, code, body,
+            body ? strlen(body) : 0);
+}
+
+static void req_free(struct srv_http_req *req)
+{
+  if (req->counted)
+    req->srv->http_reports--;
+  free(req->body);
+  free(req);
+}
+
+void srv_http_send(struct srv_http_req *req)
+{
+  if (!req->wsi) {
+    srv_info("http", "reply to %s dropped: the client closed the connection "
+                     "first", req->peer);
+    req_free(req);
+    return;
+  }
+  req->ready = true;
+  lws_callback_on_writable(req->wsi);
+}
+
+/* The connection is going away (closed, or its protocol unbound): a
+ * request that waits on a job is left to the job. Idempotent. */
+static void detach(struct http_pss *pss)
+{
+  struct srv_http_req *req = pss ? pss->req : NULL;
+
+  if (!req)
+    return;
+  pss->req = NULL;
+  req->wsi = NULL;
+  if (!req->busy)
+    req_free(req);
+}
+
+static int add_header(struct lws *wsi, enum lws_token_indexes token,
+                      const char *value, unsigned char **p, unsigned char *end)
+{
+  return lws_add_http_header_by_token(wsi, token, (const unsigned char *)value,
+                                      (int)strlen(value), p, end);
+}
+
+static int write_headers(struct srv_http_req *req)
+{
+  uint8_t buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start,
+          *end = buf + sizeof(buf) - 1;
+  struct lws *wsi = req->wsi;
+
+  if (lws_add_http_common_headers(wsi, req->status, req->ctype,
+                                  (lws_filepos_t)req->len, &p, end) ||
+      add_header(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, "no-store", &p, end))
     return -1;
-  if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                   (const unsigned char *)"no-store", 8, &p,
-                                   end))
+  /* RFC 6750: a request without a token gets the bare challenge, a bad or
+   * expired token also "invalid_token". */
+  if (req->status == HTTP_STATUS_UNAUTHORIZED &&
+      add_header(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                 req->code == PROTO_E_UNAUTHENTICATED
+                   ? "Bearer realm=\"herald\""
+                   : "Bearer realm=\"herald\", error=\"invalid_token\"",
+                 &p, end))
     return -1;
-  if (lws_finalize_write_http_header(wsi, start, &p, end))
+  if ((req->status == 429 || req->status == HTTP_STATUS_SERVICE_UNAVAILABLE) &&
+      add_header(wsi, WSI_TOKEN_HTTP_RETRY_AFTER, req->status == 429 ? "1" : "5",
+                 &p, end))
     return -1;
+  if (req->status == HTTP_STATUS_METHOD_NOT_ALLOWED &&
+      add_header(wsi, WSI_TOKEN_HTTP_ALLOW, "GET", &p, end))
+    return -1;
+  if (req->truncated &&
+      lws_add_http_header_by_name(wsi, (const unsigned char *)
+                                  "x-report-truncated:",
+                                  (const unsigned char *)"true", 4, &p, end))
+    return -1;
+  return lws_finalize_write_http_header(wsi, start, &p, end) ? -1 : 0;
+}
+
+/* One step of writing the reply. Returns what the lws callback returns. */
+static int on_writeable(struct http_pss *pss)
+{
+  struct srv_http_req *req = pss ? pss->req : NULL;
+  uint8_t buf[LWS_PRE + HTTP_CHUNK];
+  struct lws *wsi;
+  bool close;
+
+  if (!req || !req->ready)
+    return 0;   /* spurious, or the database has not answered yet */
+  wsi = req->wsi;
+  if (!req->headers_sent) {
+    if (write_headers(req) != 0)
+      return -1;
+    req->headers_sent = true;
+    if (req->len > 0 && !req->head) {
+      lws_callback_on_writable(wsi);
+      return 0;
+    }
+  } else {
+    size_t n = req->len - req->off < HTTP_CHUNK ? req->len - req->off
+                                                : HTTP_CHUNK;
+    bool final = req->off + n == req->len;
+
+    memcpy(buf + LWS_PRE, req->body + req->off, n);
+    if (lws_write(wsi, buf + LWS_PRE, n,
+                  final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+      return -1;
+    req->off += n;
+    if (!final) {
+      /* A client that reads slowly but steadily is fine; one that stops
+       * reading is dropped after HTTP_TIMEOUT_S. */
+      lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTP_TIMEOUT_S);
+      lws_callback_on_writable(wsi);
+      return 0;
+    }
+  }
+  close = req->close_after;
+  pss->req = NULL;
+  req_free(req);
+  lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+  if (close)
+    return -1;
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int on_request(struct srv_server *srv, struct lws *wsi,
+                      struct http_pss *pss, const char *path)
+{
+  const struct http_route *route = NULL;
+  struct srv_http_req *req;
+  char *uri;
+  int urilen, method;
+
+  if (!pss)
+    return -1;
+  detach(pss);   /* lws starts no transaction before the last completed */
+  if (!(req = calloc(1, sizeof(*req))))
+    return -1;
+  req->srv = srv;
+  req->wsi = wsi;
+  lws_get_peer_simple(wsi, req->peer, sizeof(req->peer));
+  pss->req = req;
+  method = lws_http_get_uri_and_method(wsi, &uri, &urilen);
+  for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+    if (path && strcmp(path, routes[i].path) == 0)
+      route = &routes[i];
+  if (method != LWSHUMETH_GET) {
+    /* It may carry a body that nobody reads: answer, then close. */
+    req->close_after = true;
+    req->head = method == LWSHUMETH_HEAD;
+    if (route)
+      srv_http_error(req, PROTO_E_UNEXPECTED, NULL,
+                     "method not allowed: use GET");
+    else
+      srv_http_error(req, PROTO_E_NOT_FOUND, NULL, "no such path");
+  } else if (!route) {
+    srv_http_error(req, PROTO_E_NOT_FOUND, NULL, "no such path");
+  } else {
+    route->fn(req);
+  }
+  if (req->busy)
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTP_TIMEOUT_S);
+  else
+    srv_http_send(req);
   return 0;
 }
 
@@ -46,38 +311,23 @@ int srv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
   struct http_pss *pss = user;
 
   switch (reason) {
-  case LWS_CALLBACK_HTTP: {
-    const char *path = in;
-
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
-      lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
-      return lws_http_transaction_completed(wsi) ? -1 : 0;
-    }
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-      if (strcmp(path, routes[i].path) == 0) {
-        pss->body = routes[i].body;
-        if (reply_headers(wsi, HTTP_STATUS_OK, strlen(pss->body)))
-          return 1;
-        lws_callback_on_writable(wsi);
-        return 0;
-      }
-    }
-    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
-  }
-  case LWS_CALLBACK_HTTP_WRITEABLE: {
-    uint8_t buf[LWS_PRE + 256];
-    size_t n;
-
-    if (!pss || !pss->body)
-      break;
-    n = strlen(pss->body);
-    memcpy(buf + LWS_PRE, pss->body, n);
-    pss->body = NULL;
-    if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) != (int)n)
-      return 1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
-  }
+  case LWS_CALLBACK_HTTP:
+    return on_request(lws_context_user(lws_get_context(wsi)), wsi, pss, in);
+  case LWS_CALLBACK_HTTP_BODY:
+  case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    return 0;   /* bodies are not read: only GET is served (405 closes) */
+  case LWS_CALLBACK_HTTP_WRITEABLE:
+    return on_writeable(pss);
+  case LWS_CALLBACK_CLOSED_HTTP:
+  case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    detach(pss);
+    break;
+  case LWS_CALLBACK_WSI_DESTROY:
+    /* Sent to protocols[0] for every connection, WebSocket ones too, whose
+     * per-connection data is not ours. */
+    if (lws_get_protocol(wsi) && lws_get_protocol(wsi)->callback == srv_http_cb)
+      detach(pss);
+    break;
   default:
     break;
   }

@@ -50,6 +50,9 @@ struct srv_server {
 
   struct srv_ratelimit login_by_account, login_by_peer;
 
+  unsigned http_reports;         /* HTTP report requests holding a job or
+                                    a body (http_report.c bounds them) */
+
   int stopping;                  /* SIGTERM/SIGINT seen */
   uint64_t stop_deadline_ms;
 };

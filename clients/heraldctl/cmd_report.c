@@ -5,12 +5,12 @@
  * or JSON.
  */
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chat_int.h"
+#include "report_format.h"
 
 static const char REPORT_HELP[] =
   "Usage: heraldctl report unread --login LOGIN [options]\n"
@@ -50,79 +50,28 @@ static const char *name_of(const struct proto_report_result *r, uint64_t uid,
   return buf;
 }
 
-/* CSV field: quoted when it holds a comma, quote or line break. */
-static void csv_field(const char *s, bool last)
-{
-  if (strpbrk(s, ",\"\n\r")) {
-    putchar('"');
-    for (; *s; s++) {
-      if (*s == '"')
-        putchar('"');
-      putchar(*s);
-    }
-    putchar('"');
-  } else {
-    fputs(s, stdout);
-  }
-  putchar(last ? '\n' : ',');
-}
-
-static void print_report(struct chat *ch, const struct proto_report_result *r)
+/* Prints the report in the chosen format; CTL_OK or CTL_ERR (printed). */
+static int print_report(struct chat *ch, const struct proto_report_result *r)
 {
   static const char *const head[] = {"RECIPIENT", "CONV", "SEQ", "SENDER",
                                      "SENT", "UNREAD FOR", "DING"};
   char who[256], from[256], sent[64], conv[32], seq[32], unread[32];
 
-  if (strcmp(ch->format, "json") == 0) {
-    json_t *rows = json_array(), *users = json_array(), *depts = json_array();
+  /* JSON and CSV are the shared renderer's, byte for byte what the HTTP
+   * API serves (report_format.h). */
+  if (strcmp(ch->format, "json") == 0 || strcmp(ch->format, "csv") == 0) {
     char *out;
+    size_t len;
+    int rc = strcmp(ch->format, "json") == 0
+               ? proto_report_json(r, &out, &len)
+               : proto_report_csv(r, &out, &len);
 
-    for (size_t i = 0; i < r->nrows; i++) {
-      const struct proto_report_row *w = &r->rows[i];
-      json_array_append_new(rows, json_pack(
-        "{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:b}",
-        "recipient", (json_int_t)w->uid,
-        "name", name_of(r, w->uid, who, sizeof who),
-        "conv", (json_int_t)w->conv, "seq", (json_int_t)w->seq,
-        "sender", (json_int_t)w->from, "sent_at_ms", (json_int_t)w->ts,
-        "unread_s", (json_int_t)w->unread_s, "ding", w->ding,
-        "acked", w->acked));
-    }
-    for (size_t i = 0; i < r->nusers; i++)
-      json_array_append_new(users, json_pack(
-        "{s:I, s:s%, s:s%, s:I, s:I}", "user", (json_int_t)r->users[i].uid,
-        "name", r->users[i].name.p, r->users[i].name.len,
-        "department", r->users[i].dept.p ? r->users[i].dept.p : "",
-        r->users[i].dept.len, "unread", (json_int_t)r->users[i].unread,
-        "dings", (json_int_t)r->users[i].dings));
-    for (size_t i = 0; i < r->ndepts; i++)
-      json_array_append_new(depts, json_pack(
-        "{s:s%, s:I, s:I}", "department",
-        r->depts[i].dept.p ? r->depts[i].dept.p : "", r->depts[i].dept.len,
-        "unread", (json_int_t)r->depts[i].unread,
-        "dings", (json_int_t)r->depts[i].dings));
-    out = json_dumps(json_pack("{s:I, s:o, s:o, s:o, s:b}", "older_than_s",
-                               (json_int_t)r->older, "rows", rows, "users",
-                               users, "departments", depts, "truncated",
-                               r->truncated),
-                     JSON_INDENT(2));
-    if (out)
-      puts(out);
+    if (rc != 0)
+      return ctl_error("cannot print the report: %s",
+                       proto_strerror(rc));
+    rc = fwrite(out, 1, len, stdout) == len ? CTL_OK : CTL_ERR;
     free(out);
-    return;
-  }
-  if (strcmp(ch->format, "csv") == 0) {
-    puts("recipient,conv,seq,sender,sent_at,unread_s,ding,acked");
-    for (size_t i = 0; i < r->nrows; i++) {
-      const struct proto_report_row *w = &r->rows[i];
-      chat_format_time(w->ts, sent, sizeof sent, true);
-      csv_field(name_of(r, w->uid, who, sizeof who), false);
-      printf("%" PRIu64 ",%" PRIu64 ",", w->conv, w->seq);
-      csv_field(name_of(r, w->from, from, sizeof from), false);
-      printf("%s,%" PRIu64 ",%s,%s\n", sent, w->unread_s,
-             w->ding ? "yes" : "no", w->acked ? "yes" : "no");
-    }
-    return;
+    return rc;
   }
   {
     struct ctl_table *t = ctl_table_new(7, head);
@@ -161,7 +110,9 @@ static void print_report(struct chat *ch, const struct proto_report_result *r)
              r->depts[i].unread, r->depts[i].dings);
     if (r->truncated)
       printf("(rows truncated; totals are complete)\n");
+    ctl_table_free(t);
   }
+  return CTL_OK;
 }
 
 int ctl_cmd_report_unread(struct ctl *ctl, int argc, char **argv)
@@ -186,7 +137,7 @@ int ctl_cmd_report_unread(struct ctl *ctl, int argc, char **argv)
   f.u.report_unread.older = (uint64_t)ch.older_s;
   f.u.report_unread.conv = ch.conv;
   if ((rc = chat_call(&ch, &f, &c, "report")) == CTL_OK) {
-    print_report(&ch, &c.reply.u.report_result);
+    rc = print_report(&ch, &c.reply.u.report_result);
     proto_frame_cleanup(&c.reply);
   }
 out:

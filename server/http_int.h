@@ -1,0 +1,82 @@
+/*
+ * http_int.h — heraldd's HTTP requests, between the connection code
+ * (http.c: routing, replies, writes) and the routes that answer later
+ * (http_report.c).
+ *
+ * A request is a heap object because its answer may come from a database
+ * job that finishes after the client went away. It has up to two holders:
+ * the connection, until the reply is written or the connection closes, and,
+ * while `busy`, one database job. When the connection closes first, http.c
+ * sets `wsi` to NULL and leaves the request to the job; the job's done()
+ * sets the reply and calls srv_http_send, which then frees the request
+ * without touching the connection. So a job never sees a freed wsi.
+ *
+ * Loop thread only.
+ */
+#ifndef HERALD_SRV_HTTP_INT_H
+#define HERALD_SRV_HTTP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct lws;
+struct srv_server;
+
+struct srv_http_req {
+  struct srv_server *srv;
+  struct lws *wsi;              /* NULL once the connection is gone */
+  char peer[48];                /* remote address: rate limits, logs */
+  bool busy;                    /* a database job will call srv_http_send */
+  bool counted;                 /* holds one of srv->http_reports */
+
+  /* The reply, set by srv_http_ok / srv_http_error. */
+  unsigned status;
+  const char *ctype;            /* Content-Type (static) */
+  int code;                     /* proto code of an error reply, else 0 */
+  bool truncated;               /* a report cut at its limit */
+  bool close_after;             /* close the connection after the reply */
+  bool head;                    /* HEAD: the headers without the body */
+  char *body;                   /* owned */
+  size_t len;
+
+  /* Writing it (http.c). */
+  bool ready;                   /* the reply is set */
+  bool headers_sent;
+  size_t off;                   /* body bytes written */
+};
+
+#define SRV_HTTP_JSON "application/json; charset=utf-8"
+#define SRV_HTTP_CSV "text/csv; charset=utf-8"
+
+/* The one mapping from a proto error code to an HTTP status: 400 for a bad
+ * request (1xxx), 401 for missing, wrong or expired credentials, 403 for
+ * FORBIDDEN and BOT_AS_USER, 404 NOT_FOUND, 405 UNEXPECTED (wrong method),
+ * 409 CONFLICT/DUPLICATE/STALE_VERSION, 413 for sizes, 429 for rate
+ * limits, 503 for DB_UNAVAILABLE/QUEUE_FULL/SHUTTING_DOWN, 500 otherwise. */
+unsigned srv_http_status(int code);
+
+/* Sets a 200 reply of `len` bytes at `body` (malloc'd; the request takes
+ * it) with Content-Type `ctype` (static). */
+void srv_http_ok(struct srv_http_req *req, const char *ctype, char *body,
+                 size_t len);
+
+/* Sets an error reply for `code` (negative proto code): the status from
+ * srv_http_status and the body
+ *   {"error":{"code":"NAME","message":"...","field":"..."}}
+ * `message` NULL means the code's own message; `field` (may be NULL) names
+ * the query parameter at fault. 401 adds WWW-Authenticate: Bearer, 429 and
+ * 503 add Retry-After. Never pass a token in `message`. */
+void srv_http_error(struct srv_http_req *req, int code, const char *field,
+                    const char *message);
+
+/* Once the reply is set (and busy cleared): starts writing it, or, when the
+ * connection is gone, frees the request. The request must not be used
+ * after this call. */
+void srv_http_send(struct srv_http_req *req);
+
+/* GET /api/v1/reports/unread (http_report.c): either sets the reply at
+ * once (bad parameters, no token...) or sets busy and submits a job whose
+ * done() sets it and calls srv_http_send. */
+void srv_http_report(struct srv_http_req *req);
+
+#endif
