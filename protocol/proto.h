@@ -89,6 +89,7 @@
   X(FEED, feed)                                                               \
   X(SYNCED, synced)                                                           \
   X(RECEIPT, receipt)                                                         \
+  X(REMIND, remind)                                                           \
   X(WHO_READ_RESULT, who_read_result)                                         \
   X(DING_ALERT, ding_alert)                                                   \
   X(DING_UPDATE, ding_update)                                                 \
@@ -185,6 +186,16 @@ struct proto_receipt {         /* frame "receipt", feed items */
   uint64_t conv, seq;
   uint64_t read, total;        /* read k of n */
   uint64_t fs;                 /* feed sequence, 0 = not from the feed */
+};
+
+struct proto_remind {          /* frame "remind", feed items */
+  uint64_t conv;
+  uint64_t seq;                /* oldest tracked message unread past the
+                                  conversation's threshold */
+  uint64_t upto;               /* newest one this reminder covers */
+  uint64_t n;                  /* how many it covers (1..upto-seq+1) */
+  uint64_t since;              /* send time of the oldest, ms */
+  uint64_t fs;                 /* feed sequence */
 };
 
 struct proto_ding_row {        /* one DING recipient's state */
@@ -332,6 +343,8 @@ struct proto_conv_create {
   const uint64_t *members;
   size_t nmembers;
   enum proto_policy policy;
+  uint64_t remind_after;       /* seconds; 0 = no reminders */
+  uint64_t task_after;         /* seconds; 0 = no task cards */
 };
 struct proto_conv_ref { uint64_t conv; };       /* conv_members */
 struct proto_conv_add_member { uint64_t conv, uid; };
@@ -368,6 +381,8 @@ struct proto_feed {
   size_t nding;
   const struct proto_card_event *cards;
   size_t ncards;
+  const struct proto_remind *remind;
+  size_t nremind;
   uint64_t next;
   bool more;
 };
@@ -454,6 +469,7 @@ struct proto_frame {
     struct proto_feed feed;
     struct proto_synced synced;
     struct proto_receipt receipt;
+    struct proto_remind remind;
     struct proto_who_read_result who_read_result;
     struct proto_ding_alert ding_alert;
     struct proto_ding_update ding_update;

@@ -120,7 +120,8 @@ extern const char *const proto_names_kind[], *const proto_names_urgency[],
 
 /* Item schemas, for tests and documentation. */
 extern const struct proto_schema proto_schema_cursor, proto_schema_window,
-    proto_schema_msg, proto_schema_receipt, proto_schema_ding_row,
+    proto_schema_msg, proto_schema_receipt, proto_schema_remind,
+    proto_schema_ding_row,
     proto_schema_ding_update, proto_schema_card_event, proto_schema_who_row,
     proto_schema_report_row, proto_schema_report_user,
     proto_schema_report_dept, proto_schema_conv_info, proto_schema_member,

@@ -76,6 +76,7 @@ const struct proto_type_info proto_types[PROTO_T_COUNT_] = {
   [PROTO_T_FEED] = {"feed", S_, false, &proto_schema_feed},
   [PROTO_T_SYNCED] = {"synced", S_, false, &proto_schema_synced},
   [PROTO_T_RECEIPT] = {"receipt", S_, false, &proto_schema_receipt},
+  [PROTO_T_REMIND] = {"remind", S_, false, &proto_schema_remind},
   [PROTO_T_WHO_READ_RESULT] = {"who_read_result", S_, false,
                                &proto_schema_who_read_result},
   [PROTO_T_DING_ALERT] = {"ding_alert", S_, false, &proto_schema_ding_alert},

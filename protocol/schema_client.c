@@ -244,6 +244,10 @@ static int conv_create_check(const void *obj, const char *path,
     return proto_err_set(err, PROTO_E_BAD_VALUE, path, "members",
                          "a direct conversation names exactly one other "
                          "user, got %zu", c->nmembers);
+  if (c->type == PROTO_CONV_DIRECT && (c->remind_after || c->task_after))
+    return proto_err_set(err, PROTO_E_BAD_VALUE, path,
+                         c->remind_after ? "remind_after" : "task_after",
+                         "automation is set on groups only");
   return 0;
 }
 
@@ -255,6 +259,13 @@ static const struct proto_field f_conv_create[] = {
         "user ids to add besides the creator"),
   PF_E(struct proto_conv_create, policy, 0, proto_names_policy,
        "read tracking policy; absent = org default"),
+  PF_U(struct proto_conv_create, remind_after, 0, 60, 31536000,
+       "remind each member once per tracked message unread this many "
+       "seconds; groups only; absent = off"),
+  PF_U(struct proto_conv_create, task_after, 0, 60, 31536000,
+       "turn a message unread this many seconds into a task card for the "
+       "member (stored; acted on once task cards exist); groups only; "
+       "absent = off"),
 };
 PROTO_SCHEMA(proto_schema_conv_create, struct proto_conv_create,
              "conv_create", f_conv_create, conv_create_check);

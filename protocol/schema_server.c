@@ -3,7 +3,8 @@
  *
  * One table per server->client frame type and per item those frames carry
  * (messages in pages, feed entries, report rows...). Some items are frames
- * too: "msg", "receipt", "ding_update", "card_event" and "quiet_state"
+ * too: "msg", "receipt", "remind", "ding_update", "card_event" and
+ * "quiet_state"
  * travel alone when live and inside "page", "feed" and "welcome" on replay,
  * with the same fields either way. Clients decode these with the same
  * checks the server applies to client frames.
@@ -70,6 +71,40 @@ static const struct proto_field f_receipt[] = {
 };
 PROTO_SCHEMA(proto_schema_receipt, struct proto_receipt, "receipt",
              f_receipt, receipt_check);
+
+static int remind_check(const void *obj, const char *path,
+                        struct proto_error *err)
+{
+  const struct proto_remind *r = obj;
+
+  if (r->upto < r->seq)
+    return proto_err_set(err, PROTO_E_BAD_VALUE, path, "upto",
+                         "%llu is below seq %llu",
+                         (unsigned long long)r->upto,
+                         (unsigned long long)r->seq);
+  if (r->n > r->upto - r->seq + 1)
+    return proto_err_set(err, PROTO_E_BAD_VALUE, path, "n",
+                         "%llu messages do not fit in seq %llu..%llu",
+                         (unsigned long long)r->n,
+                         (unsigned long long)r->seq,
+                         (unsigned long long)r->upto);
+  return 0;
+}
+
+static const struct proto_field f_remind[] = {
+  PF_U(struct proto_remind, conv, PF_REQ, R_ID, "conversation id"),
+  PF_U(struct proto_remind, seq, PF_REQ, R_ID,
+       "oldest tracked message unread past the conversation's threshold"),
+  PF_U(struct proto_remind, upto, PF_REQ, R_ID,
+       "newest message this reminder covers"),
+  PF_U(struct proto_remind, n, PF_REQ, R_ID,
+       "unread messages covered (not your own)"),
+  PF_U(struct proto_remind, since, PF_REQ, R_TS,
+       "when the oldest was sent, ms"),
+  PF_U(struct proto_remind, fs, PF_REQ, R_ID, "feed sequence"),
+};
+PROTO_SCHEMA(proto_schema_remind, struct proto_remind, "remind", f_remind,
+             remind_check);
 
 /* The per-recipient DING state, shared by board rows and live updates. */
 #define DING_ROW_FIELDS(S, P)                                               \
@@ -272,6 +307,8 @@ static const struct proto_field f_feed[] = {
        "DING state changes (ding_update maps)"),
   PF_L(struct proto_feed, cards, 0, 1000, proto_schema_card_event,
        "card events (card_event maps)"),
+  PF_L(struct proto_feed, remind, 0, 1000, proto_schema_remind,
+       "unread reminders (remind maps)"),
   PF_U(struct proto_feed, next, PF_REQ, R_COUNT,
        "feed cursor to store once this page is applied"),
   PF_B(struct proto_feed, more, "more feed pages follow"),

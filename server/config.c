@@ -83,6 +83,9 @@ static const struct cfg_entry settings[] = {
    "messages per replay page", NULL},
   {"shutdown-grace", CFG_INT, "10", 0, 300, OFF(shutdown_grace),
    "seconds to finish pending commits after SIGTERM", NULL},
+  {"sweep-interval", CFG_INT, "60", 1, 3600, OFF(sweep_interval),
+   "seconds between sweeps for unread reminders and the read-time "
+   "retention purge (a reminder may come up to this much late)", NULL},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

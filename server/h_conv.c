@@ -33,6 +33,7 @@ struct conv_job {
   int direct;
   char title[STORE_TITLE_MAX + 1];
   enum store_tracking tracking;
+  struct store_automation automation;
   int64_t *members;
   size_t nmembers;
   /* outputs */
@@ -71,8 +72,10 @@ static void conv_run(struct srv_dbjob *job, struct store_conn *conn)
       rc = store_direct_get_or_create(conn, me, cj->members[0], &cj->conv,
                                       &created);
     } else {
-      rc = store_group_create(conn, cj->title, me, cj->tracking, cj->members,
-                              cj->nmembers, &cj->conv);
+      /* The creator becomes the owner, who may set the automation. */
+      rc = store_group_create_automated(conn, cj->title, me, cj->tracking,
+                                        cj->members, cj->nmembers,
+                                        &cj->automation, &cj->conv);
       if (rc == STORE_EEXISTS)
         cj->field = "title";
     }
@@ -295,6 +298,9 @@ int srv_h_conv_create(struct srv_session *s, const struct proto_frame *f)
   cj->tracking = in->policy == PROTO_POLICY_FLAGGED ? STORE_TRACK_FLAGGED
                  : in->policy == PROTO_POLICY_OFF   ? STORE_TRACK_OFF
                                                     : STORE_TRACK_ALL;
+  /* The codec checked the bounds and refused them on direct ones. */
+  cj->automation.remind_after_s = (int64_t)in->remind_after;
+  cj->automation.task_after_s = (int64_t)in->task_after;
   cj->nmembers = in->nmembers;
   if (in->nmembers) {
     if (!(cj->members = malloc(in->nmembers * sizeof(int64_t)))) {

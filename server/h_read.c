@@ -335,8 +335,9 @@ int srv_h_who_read(struct srv_session *s, const struct proto_frame *f)
 
 /* ---- replay of the feed during sync ---- */
 
-/* Feed entries read per job; each expands to one receipt per message of
- * its range, so a page stays well under the server frame limit. */
+/* Feed entries read per job; a receipt entry expands to one receipt per
+ * message of its range, a remind entry is one item, so a page stays well
+ * under the server frame limit. */
 #define FEED_PAGE 64
 
 struct feed_job {
@@ -345,6 +346,8 @@ struct feed_job {
   int64_t after;
   struct proto_receipt *items;
   size_t n, cap;
+  struct proto_remind reminds[FEED_PAGE];
+  size_t nreminds;
   int64_t next;
   bool more;
 };
@@ -378,6 +381,14 @@ static void feed_run(struct srv_dbjob *job, struct store_conn *conn)
     struct store_receipt_count *counts = NULL;
     size_t nc = 0;
 
+    if (e[i].kind == STORE_FEED_REMIND) {
+      fj->reminds[fj->nreminds++] = (struct proto_remind){
+        (uint64_t)e[i].conversation_id, (uint64_t)e[i].from_seq,
+        (uint64_t)e[i].to_seq, (uint64_t)e[i].count,
+        (uint64_t)e[i].since_ms, (uint64_t)e[i].fs};
+      fj->next = e[i].fs;
+      continue;
+    }
     job->rc = store_receipt_counts(conn, e[i].user_id, e[i].conversation_id,
                                    e[i].from_seq, e[i].to_seq, &counts, &nc);
     for (size_t k = 0; job->rc == STORE_OK && k < nc; k++) {
@@ -409,11 +420,13 @@ static void feed_done(struct srv_dbjob *job)
     srv_reply_error(s, s->sync_id, srv_code_from_store(job->rc), NULL, NULL);
     goto out;
   }
-  if (fj->n > 0) {
+  if (fj->n > 0 || fj->nreminds > 0) {
     proto_frame_init(&f, PROTO_T_FEED);
     f.id = s->sync_id;
     f.u.feed.rcpt = fj->items;
     f.u.feed.nrcpt = fj->n;
+    f.u.feed.remind = fj->reminds;
+    f.u.feed.nremind = fj->nreminds;
     f.u.feed.next = (uint64_t)fj->next;
     f.u.feed.more = fj->more;
     if (srv_session_send(s, &f) != 0)

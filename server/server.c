@@ -15,6 +15,7 @@
 #include "log_int.h"
 #include "server_int.h"
 #include "session_int.h"
+#include "sweeper_int.h"
 
 #include "hcrypto.h"
 
@@ -53,6 +54,9 @@ static void finish_stop(struct srv_server *srv)
 {
   if (srv->lws && !srv->lws_destroying)
     srv_info("server", "closing");
+  /* First the sweeper: a sweep still running finishes its batch while the
+   * sessions it might deliver to are all still there. */
+  srv_sweeper_stop(srv);
   /* With a foreign loop, the first destroy closes every connection and
    * lws's loop handles; the context itself is freed by a second call once
    * the loop has run their close callbacks (srv_server_cleanup). */
@@ -198,7 +202,7 @@ int srv_server_init(struct srv_server *srv, const struct srv_config *cfg,
   }
   srv->bound_port = lws_get_vhost_port(vh);
   srv_info("server", "listening on %s:%d", cfg->listen_host, srv->bound_port);
-  return 0;
+  return srv_sweeper_start(srv);
 }
 
 void srv_server_run(struct srv_server *srv)

@@ -20,6 +20,7 @@ struct hcr_keycache;
 struct srv_dbpool;
 struct srv_keyring;
 struct srv_session;
+struct srv_sweeper;
 
 struct srv_server {
   const struct srv_config *cfg;  /* borrowed; outlives the server */
@@ -39,6 +40,7 @@ struct srv_server {
   struct srv_dbpool *writer;     /* one thread: group commit of sends */
   struct srv_dbpool *reader;     /* replay, history, lists, token checks */
   struct srv_dbpool *auth;       /* password hashing: bounded at once */
+  struct srv_sweeper *sweeper;   /* reminders and retention (sweeper.c) */
 
   /* Who is connected. */
   struct srv_intmap users;       /* user id -> first session (user_next) */

@@ -39,6 +39,7 @@ static const char GROUP_COLUMNS[] =
   " coalesce((SELECT u.login FROM members m JOIN users u ON u.id = m.user_id"
   "   WHERE m.conversation_id = c.id AND m.role = 'owner'"
   "   AND m.left_seq IS NULL ORDER BY m.joined_at, u.id LIMIT 1), '')"
+  ", coalesce(c.remind_after, 0), coalesce(c.task_after, 0)"
   " FROM conversations c WHERE c.kind = 'group' ";
 
 static void group_from_row(const PGresult *res, int r, struct store_group *g)
@@ -54,6 +55,8 @@ static void group_from_row(const PGresult *res, int r, struct store_group *g)
   g->last_seq = store_field_i64(res, r, 3);
   g->member_count = store_field_i64(res, r, 4);
   store_field(res, r, 5, g->owner_login, sizeof g->owner_login);
+  g->remind_after_s = store_field_i64(res, r, 6);
+  g->task_after_s = store_field_i64(res, r, 7);
 }
 
 static void group_row(const PGresult *res, int r, void *elem)
@@ -97,8 +100,21 @@ int store_group_create(struct store_conn *c, const char *title,
                        const int64_t *member_ids, size_t n_members,
                        int64_t *id)
 {
+  return store_group_create_automated(c, title, owner_id, tracking,
+                                      member_ids, n_members, NULL, id);
+}
+
+int store_group_create_automated(struct store_conn *c, const char *title,
+                                 int64_t owner_id, enum store_tracking tracking,
+                                 const int64_t *member_ids, size_t n_members,
+                                 const struct store_automation *automation,
+                                 int64_t *id)
+{
+  static const struct store_automation off;
+  const struct store_automation *a = automation ? automation : &off;
   PGresult *res = NULL;
   char owner[STORE_LOGIN_MAX + 1], ob[STORE_I64_BUF];
+  char rb[STORE_I64_BUF], tb[STORE_I64_BUF];
   size_t chars = title ? store_utf8_chars(title) : 0;
   int64_t conv = 0;
   bool added;
@@ -110,18 +126,32 @@ int store_group_create(struct store_conn *c, const char *title,
   if (!store_tracking_name(tracking))
     return store_fail(c, STORE_EINVAL, "invalid tracking policy %d",
                       (int)tracking);
+  if ((rc = store_automation_check(c, a)) != STORE_OK)
+    return rc;
   rc = store_begin(c);
   if (rc == STORE_OK)
     rc = store_user_check(c, owner_id, owner);
   if (rc != STORE_OK)
     goto out;
   {
-    const char *p[3] = {title, store_tracking_name(tracking),
-                        store_i64(ob, owner_id)};
+    const char *p[5] = {title, store_tracking_name(tracking),
+                        store_i64(ob, owner_id),
+                        a->remind_after_s ? store_i64(rb, a->remind_after_s)
+                                          : NULL,
+                        a->task_after_s ? store_i64(tb, a->task_after_s)
+                                        : NULL};
 
+    /* A group with reminders gets its progress row at once: every
+     * message it will ever hold is covered (from_seq 0). */
     rc = store_exec(c, &res,
-                    "INSERT INTO conversations (kind, title, tracking, created_by)"
-                    " VALUES ('group', $1, $2, $3::bigint) RETURNING id", 3, p);
+                    "WITH c AS (INSERT INTO conversations (kind, title,"
+                    " tracking, created_by, remind_after, task_after)"
+                    " VALUES ('group', $1, $2, $3::bigint, $4::integer,"
+                    " $5::integer) RETURNING id, remind_after),"
+                    " p AS (INSERT INTO remind_progress (conversation_id,"
+                    " from_seq, cut_seq) SELECT id, 0, 0 FROM c"
+                    " WHERE remind_after IS NOT NULL)"
+                    " SELECT id FROM c", 5, p);
   }
   if (rc == STORE_EEXISTS)
     rc = store_fail(c, STORE_EEXISTS, "group \"%s\" already exists", title);

@@ -3,7 +3,8 @@
  * entries after a cursor, in pages, and the cursor at the end.
  *
  * Entries are appended by the operations that cause them (a read appends
- * its senders' receipt entries in herald_read); each user's entries are
+ * its senders' receipt entries in herald_read, the reminder sweep its
+ * remind entries in herald_remind_sweep); each user's entries are
  * numbered by a gapless fs from feed_heads. Replay is a range scan of the
  * (user_id, fs) primary key.
  */
@@ -17,12 +18,19 @@ static void entry_from_row(const PGresult *res, int r, void *elem)
 {
   struct store_feed_entry *e = elem;
 
+  char kind[16];
+
   e->user_id = store_field_i64(res, r, 0);
   e->fs = store_field_i64(res, r, 1);
-  e->kind = STORE_FEED_RECEIPT; /* the only kind so far (CHECK in 0004) */
   e->conversation_id = store_field_i64(res, r, 2);
   e->from_seq = store_field_i64(res, r, 3);
   e->to_seq = store_field_i64(res, r, 4);
+  /* The kinds of the CHECK on feed.kind (0004, 0005). */
+  store_field(res, r, 5, kind, sizeof kind);
+  e->kind = strcmp(kind, "remind") == 0 ? STORE_FEED_REMIND
+                                        : STORE_FEED_RECEIPT;
+  e->count = store_field_i64(res, r, 6);
+  e->since_ms = store_field_i64(res, r, 7);
 }
 
 int store_feed_after(struct store_conn *c, int64_t user_id, int64_t after_fs,
@@ -38,8 +46,10 @@ int store_feed_after(struct store_conn *c, int64_t user_id, int64_t after_fs,
   if (limit < 1 || limit > 100000)
     return store_fail(c, STORE_EINVAL, "limit must be 1-100000");
   rc = store_exec(c, &res,
-                  "SELECT user_id, fs, conversation_id, from_seq, to_seq"
-                  " FROM feed WHERE user_id = $1::bigint AND fs > $2::bigint"
+                  "SELECT user_id, fs, conversation_id, from_seq, to_seq,"
+                  " kind, coalesce(item_count, 0),"
+                  " coalesce(floor(extract(epoch FROM since) * 1000), 0)"
+                  "::bigint FROM feed WHERE user_id = $1::bigint AND fs > $2::bigint"
                   " ORDER BY fs LIMIT $3::bigint", 3, p);
   if (rc == STORE_OK)
     rc = store_rows(c, res, sizeof(struct store_feed_entry), entry_from_row,

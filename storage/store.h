@@ -225,6 +225,9 @@ struct store_group {
   int64_t member_count;
   int64_t last_seq;
   char owner_login[STORE_LOGIN_MAX + 1]; /* the first owner; "" if none */
+  int64_t remind_after_s;    /* automation thresholds (struct
+                                store_automation); 0 = off */
+  int64_t task_after_s;
 };
 
 struct store_member {
@@ -658,18 +661,24 @@ int store_read_plan(struct store_conn *c, int64_t reader_id,
                     int64_t conversation_id, int64_t seq,
                     struct store_read_plan *out);
 
-enum store_feed_kind { STORE_FEED_RECEIPT = 1 };
+enum store_feed_kind { STORE_FEED_RECEIPT = 1, STORE_FEED_REMIND = 2 };
 
 /* One feed entry (PROTOCOL.md §3.6). A receipt entry: read counts of
  * user_id's own tracked messages with from_seq <= seq <= to_seq in the
  * conversation changed; the server fetches the counts with
- * store_receipt_counts and sends one `receipt` per message with this fs. */
+ * store_receipt_counts and sends one `receipt` per message with this fs.
+ * A remind entry (store_remind_sweep): `count` tracked messages, the
+ * oldest from_seq (sent at since_ms) and the newest to_seq, have been
+ * unread by user_id past the conversation's remind_after; count and
+ * since_ms are 0 for other kinds. */
 struct store_feed_entry {
   int64_t user_id;
   int64_t fs;
   enum store_feed_kind kind;
   int64_t conversation_id;
   int64_t from_seq, to_seq;
+  int64_t count;
+  int64_t since_ms;
 };
 
 struct store_read_result {
@@ -852,6 +861,58 @@ int store_report_unread_bot(struct store_conn *c, int64_t bot_id,
 
 /* Frees what store_report_unread handed over and zeroes *r. Takes NULL. */
 void store_report_cleanup(struct store_report *r);
+
+/* ------------------------------------------------------------------------ */
+/* Automation at the unread threshold (SPEC §10): per conversation, remind
+ * each recipient once per tracked message unread past remind_after, and
+ * (when task cards exist) turn it into a task card past task_after. "Unread
+ * for" is herald_unread_seconds() in SQL, the same measure as the unread
+ * report, so both follow business time once quiet hours exist. */
+
+#define STORE_AUTOMATION_MIN_S 60
+#define STORE_AUTOMATION_MAX_S 31536000 /* a year */
+
+struct store_automation {
+  int64_t remind_after_s;   /* 0: off, else STORE_AUTOMATION_MIN_S..MAX_S */
+  int64_t task_after_s;     /* same; stored only until task cards exist */
+};
+
+/* store_group_create with thresholds (NULL: both off), in the same
+ * transaction. Reminders then cover every tracked message of the group.
+ * Errors as store_group_create, and STORE_EINVAL 'remind_after must be
+ * 60-31536000 seconds (or off)' (task_after likewise). */
+int store_group_create_automated(struct store_conn *c, const char *title,
+                                 int64_t owner_id, enum store_tracking tracking,
+                                 const int64_t *member_ids, size_t n_members,
+                                 const struct store_automation *automation,
+                                 int64_t *id);
+
+/* Sets both thresholds of a conversation (a group or a direct one; the
+ * caller checks who may). Switching reminders on covers only messages sent
+ * from now on, so that nobody is reminded of old history; changing the
+ * threshold keeps what was reminded. Audited ("conversation.automate").
+ * STORE_ENOTFOUND 'unknown conversation id N'; STORE_EINVAL as above. */
+int store_conversation_set_automation(struct store_conn *c,
+                                      int64_t conversation_id,
+                                      const struct store_automation *a);
+
+/* The reminder sweep, one bounded batch per call, each its own
+ * transaction: visits the conversations with remind_after set whose id is
+ * above *after_conv, in id order, and for each current, active member
+ * whose tracked messages (not their own, not DINGs) are unread past the
+ * threshold and not yet reminded, appends ONE feed entry (STORE_FEED_REMIND,
+ * covering all of them) and moves the member's reminder marker, in the
+ * same transaction. Exactly once across concurrent callers (several
+ * servers): members are locked with SKIP LOCKED and their markers read
+ * under the lock; a member that is locked (being read, or swept
+ * elsewhere) is left for the next sweep. A batch ends after the
+ * conversation that brings the members handled to `limit` (>= 1);
+ * *after_conv is advanced and *more says whether to call again. Start a
+ * pass with *after_conv = 0. *out malloc'd, ordered by user then fs (NULL
+ * when n is 0); free() it. STORE_EINVAL for limit 0. */
+int store_remind_sweep(struct store_conn *c, int64_t *after_conv,
+                       size_t limit, struct store_feed_entry **out, size_t *n,
+                       bool *more);
 
 /* ======================================================================== */
 /* End of the issue-4 section. */

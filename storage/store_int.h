@@ -91,6 +91,11 @@ int store_audit(struct store_conn *c, const char *actor, const char *action,
 int store_user_check(struct store_conn *c, int64_t id,
                      char login[STORE_LOGIN_MAX + 1]);
 
+/* Checks both thresholds of an automation setting (automation.c):
+ * STORE_OK or STORE_EINVAL naming the field. */
+int store_automation_check(struct store_conn *c,
+                           const struct store_automation *a);
+
 /* Characters (code points) in a UTF-8 string. */
 size_t store_utf8_chars(const char *s);
 

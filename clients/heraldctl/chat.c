@@ -135,6 +135,15 @@ static void on_event(struct hc_conn *c, const struct hc_event *ev, void *arg)
                  ev->frame->u.error.message.p);
     }
     break;
+  case HC_EV_SYNCED:
+    ch->first_synced = true;
+    break;
+  case HC_EV_REMIND:
+    /* The first sync replays every reminder ever made (this session keeps
+     * no feed cursor on disk): only those after it are news. */
+    if (ch->want_reminds && ch->first_synced)
+      chat_print_remind(ch, ev->remind);
+    break;
   case HC_EV_MSG:
     if (!ch->conv || ev->msg->conv != ch->conv || ch->printed_upto >= ev->msg->seq)
       break;

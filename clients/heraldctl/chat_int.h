@@ -58,6 +58,9 @@ struct chat {
   char **member_logins;        /* login (copies) */
   size_t nmembers;
   uint64_t members_req;        /* a conv_members refresh in flight */
+  bool want_reminds;           /* tail: print unread reminders */
+  bool first_synced;           /* the first sync is done: reminders from
+                                  then on are new (tail prints them) */
   volatile sig_atomic_t stop;
 };
 
@@ -99,6 +102,9 @@ int chat_resolve_conv(struct chat *ch);
 
 /* Local time of `ms`: "HH:MM:SS", or with `full` an ISO 8601 stamp. */
 void chat_format_time(uint64_t ms, char *out, size_t len, bool full);
+
+/* Prints an unread reminder as one line (cmd_tail.c). */
+void chat_print_remind(struct chat *ch, const struct proto_remind *r);
 
 /* Prints one message line (cmd_tail.c). */
 void chat_print_msg_line(struct chat *ch, uint64_t from, uint64_t ts,

@@ -6,6 +6,8 @@
  * capture it; only its hash is stored.
  */
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +24,31 @@ static const char GROUP_CREATE_HELP[] =
   "  --member LOGIN        a member; repeat for more\n"
   "  --tracking POLICY     which messages produce read receipts: all\n"
   "                        (default), flagged (flagged ones and DINGs), off\n"
+  "  --remind-after D      remind each member once of tracked messages they\n"
+  "                        left unread this long (e.g. 90m, 2h, 1d; 1m to\n"
+  "                        365d); default: no reminders\n"
+  "  --task-after D        turn a message unread this long into a task card\n"
+  "                        for the member (stored; acted on once task cards\n"
+  "                        exist); default: off\n"
+  "  -h, --help            this help\n";
+
+static const char GROUP_AUTOMATE_HELP[] =
+  "Usage: heraldctl group automate GROUP [--remind-after D|off]\n"
+  "                                      [--task-after D|off]\n"
+  "\n"
+  "Sets a group's automation at the unread threshold. With --remind-after,\n"
+  "each member gets one reminder once tracked messages (not their own, not\n"
+  "DINGs) have been unread by them for D, counted like the unread report;\n"
+  "a message is reminded once. Switching reminders on covers messages sent\n"
+  "from then on. An option left out keeps its setting.\n"
+  "\n"
+  "Durations: a number with s, m, h or d (90m, 2h, 1d12h), or plain\n"
+  "seconds; 1m to 365d; off switches it off.\n"
+  "\n"
+  "Options:\n"
+  "  --remind-after D|off  remind of messages unread this long\n"
+  "  --task-after D|off    turn messages unread this long into task cards\n"
+  "                        (stored; acted on once task cards exist)\n"
   "  -h, --help            this help\n";
 
 static const char GROUP_ADD_MEMBER_HELP[] =
@@ -81,7 +108,88 @@ static const char BOT_REVOKE_HELP[] =
   "Options:\n"
   "  -h, --help            this help\n";
 
-enum { OPT_OWNER = 1, OPT_MEMBER, OPT_TRACKING, OPT_FORMAT, OPT_GROUP };
+enum { OPT_OWNER = 1, OPT_MEMBER, OPT_TRACKING, OPT_FORMAT, OPT_GROUP,
+       OPT_REMIND_AFTER, OPT_TASK_AFTER };
+
+/* Parses a duration: "off" (0, when allowed), plain seconds, or numbers
+ * with units s, m, h, d ("1h30m"). Bounds are storage's to check (its
+ * message names the setting). 0 or -1. */
+static int parse_duration(const char *s, bool allow_off, int64_t *out)
+{
+  int64_t total = 0;
+  const char *p = s;
+
+  if (allow_off && strcmp(s, "off") == 0) {
+    *out = 0;
+    return 0;
+  }
+  if (!*p)
+    return -1;
+  while (*p) {
+    int64_t n = 0, unit;
+
+    if (*p < '0' || *p > '9')
+      return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+      if (n > INT64_MAX / 10 - 9)
+        return -1;
+      n = n * 10 + (*p - '0');
+    }
+    switch (*p) {
+    case 's': unit = 1; p++; break;
+    case 'm': unit = 60; p++; break;
+    case 'h': unit = 3600; p++; break;
+    case 'd': unit = 86400; p++; break;
+    case '\0':
+      if (p != s && total == 0) {  /* plain seconds, no unit at all */
+        unit = 1;
+        break;
+      }
+      return -1;
+    default:
+      return -1;
+    }
+    if (n > (INT64_MAX / 2 - total) / unit)
+      return -1;
+    total += n * unit;
+  }
+  if (total == 0)
+    return -1;    /* "0" is not "off": say off */
+  *out = total;
+  return 0;
+}
+
+/* "2h", "1h30m", "1d", "off". */
+static const char *format_duration(int64_t s, char *buf, size_t len)
+{
+  static const struct { int64_t secs; char unit; } units[] = {
+    {86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+  size_t off = 0;
+
+  if (s <= 0)
+    return "off";
+  buf[0] = '\0';
+  for (size_t i = 0; i < 4 && off + 1 < len; i++) {
+    if (s >= units[i].secs) {
+      int w = snprintf(buf + off, len - off, "%lld%c",
+                       (long long)(s / units[i].secs), units[i].unit);
+      if (w < 0)
+        break;
+      off += (size_t)w;
+      s %= units[i].secs;
+    }
+  }
+  return buf;
+}
+
+static int duration_option(struct ctl *ctl, const char *name, bool allow_off,
+                           int64_t *out)
+{
+  if (parse_duration(optarg, allow_off, out) == 0)
+    return -1;
+  return ctl_usage(ctl, "%s: bad duration \"%s\" (e.g. 90m, 2h, 1d%s)",
+                   name, optarg, allow_off ? ", or off" : "");
+}
 
 static void print_json(json_t *v)
 {
@@ -110,7 +218,10 @@ int ctl_cmd_group_create(struct ctl *ctl, int argc, char **argv)
     {"owner", required_argument, NULL, OPT_OWNER},
     {"member", required_argument, NULL, OPT_MEMBER},
     {"tracking", required_argument, NULL, OPT_TRACKING},
+    {"remind-after", required_argument, NULL, OPT_REMIND_AFTER},
+    {"task-after", required_argument, NULL, OPT_TASK_AFTER},
     CTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+  struct store_automation automation = {0, 0};
   enum store_tracking tracking = STORE_TRACK_ALL;
   const char *title, *owner = NULL;
   char **members = calloc((size_t)argc + 1, sizeof *members);
@@ -136,6 +247,16 @@ int ctl_cmd_group_create(struct ctl *ctl, int argc, char **argv)
         goto out;
       }
       break;
+    case OPT_REMIND_AFTER:
+      if ((rc = duration_option(ctl, "--remind-after", false,
+                                &automation.remind_after_s)) >= 0)
+        goto out;
+      break;
+    case OPT_TASK_AFTER:
+      if ((rc = duration_option(ctl, "--task-after", false,
+                                &automation.task_after_s)) >= 0)
+        goto out;
+      break;
     default:
       if ((rc = ctl_common_option(ctl, opt, argv)) >= 0)
         goto out;
@@ -158,8 +279,8 @@ int ctl_cmd_group_create(struct ctl *ctl, int argc, char **argv)
       (rc = resolve_users(ctl, (char **)&owner, 1, &owner_id)) != CTL_OK ||
       (rc = resolve_users(ctl, members, n, ids)) != CTL_OK)
     goto out;
-  if (store_group_create(ctl->conn, title, owner_id, tracking, ids, n, NULL) !=
-        STORE_OK ||
+  if (store_group_create_automated(ctl->conn, title, owner_id, tracking, ids,
+                                   n, &automation, NULL) != STORE_OK ||
       store_group_get(ctl->conn, title, &g) != STORE_OK) {
     rc = ctl_store_error(ctl);
     goto out;
@@ -250,20 +371,29 @@ int ctl_cmd_group_list(struct ctl *ctl, int argc, char **argv)
 
     for (size_t i = 0; i < n; i++)
       json_array_append_new(arr, json_pack(
-        "{s:I, s:s, s:I, s:s, s:s?}", "id", (json_int_t)groups[i].id,
+        "{s:I, s:s, s:I, s:s, s:s?, s:o, s:o}", "id", (json_int_t)groups[i].id,
         "title", groups[i].title, "members", (json_int_t)groups[i].member_count,
         "tracking", store_tracking_name(groups[i].tracking),
-        "owner", groups[i].owner_login[0] ? groups[i].owner_login : NULL));
+        "owner", groups[i].owner_login[0] ? groups[i].owner_login : NULL,
+        "remind_after", groups[i].remind_after_s
+                          ? json_integer(groups[i].remind_after_s)
+                          : json_null(),
+        "task_after", groups[i].task_after_s
+                        ? json_integer(groups[i].task_after_s)
+                        : json_null()));
     print_json(arr);
   } else {
-    static const char *const head[] = {"TITLE", "MEMBERS", "TRACKING", "OWNER"};
-    struct ctl_table *t = ctl_table_new(4, head);
+    static const char *const head[] = {"TITLE", "MEMBERS", "TRACKING", "OWNER",
+                                       "REMIND", "TASK"};
+    struct ctl_table *t = ctl_table_new(6, head);
 
     for (size_t i = 0; i < n; i++) {
-      char count[24];
-      const char *row[4] = {groups[i].title, count,
-                            store_tracking_name(groups[i].tracking),
-                            groups[i].owner_login};
+      char count[24], remind[32], task[32];
+      const char *row[6] = {
+        groups[i].title, count, store_tracking_name(groups[i].tracking),
+        groups[i].owner_login,
+        format_duration(groups[i].remind_after_s, remind, sizeof remind),
+        format_duration(groups[i].task_after_s, task, sizeof task)};
 
       snprintf(count, sizeof count, "%lld", (long long)groups[i].member_count);
       ctl_table_add(t, row);
@@ -318,6 +448,54 @@ int ctl_cmd_group_members(struct ctl *ctl, int argc, char **argv)
     ctl_table_free(t);
   }
   free(m);
+  return CTL_OK;
+}
+
+int ctl_cmd_group_automate(struct ctl *ctl, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    {"remind-after", required_argument, NULL, OPT_REMIND_AFTER},
+    {"task-after", required_argument, NULL, OPT_TASK_AFTER},
+    CTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+  int64_t remind = -1, task = -1;
+  struct store_automation a;
+  struct store_group g;
+  char rb[32], tb[32];
+  int opt, rc;
+
+  ctl->help = GROUP_AUTOMATE_HELP;
+  while ((opt = getopt_long(argc, argv, CTL_SHORT_OPTIONS, opts, NULL)) != -1) {
+    if (opt == OPT_REMIND_AFTER) {
+      if ((rc = duration_option(ctl, "--remind-after", true, &remind)) >= 0)
+        return rc;
+    } else if (opt == OPT_TASK_AFTER) {
+      if ((rc = duration_option(ctl, "--task-after", true, &task)) >= 0)
+        return rc;
+    } else if ((rc = ctl_common_option(ctl, opt, argv)) >= 0) {
+      return rc;
+    }
+  }
+  if (optind >= argc)
+    return ctl_usage(ctl, "missing GROUP");
+  if (optind + 1 < argc)
+    return ctl_usage(ctl, "unexpected argument \"%s\"", argv[optind + 1]);
+  if (remind < 0 && task < 0)
+    return ctl_usage(ctl, "give --remind-after and/or --task-after");
+  if ((rc = ctl_connect(ctl)) != CTL_OK)
+    return rc;
+  if (store_group_get(ctl->conn, argv[optind], &g) != STORE_OK)
+    return ctl_store_error(ctl);
+  /* What is not given stays as it is. */
+  a.remind_after_s = remind >= 0 ? remind : g.remind_after_s;
+  a.task_after_s = task >= 0 ? task : g.task_after_s;
+  if (store_conversation_set_automation(ctl->conn, g.id, &a) != STORE_OK)
+    return ctl_store_error(ctl);
+  printf("Group \"%s\": remind after %s, task after %s.\n", g.title,
+         format_duration(a.remind_after_s, rb, sizeof rb),
+         format_duration(a.task_after_s, tb, sizeof tb));
+  if (a.task_after_s)
+    printf("Task cards do not exist yet: the task setting is stored and "
+           "takes effect once they do.\n");
   return CTL_OK;
 }
 

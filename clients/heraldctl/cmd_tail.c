@@ -25,6 +25,9 @@ static const char TAIL_HELP[] =
   "Logs in to a Herald server as LOGIN, prints the last N messages of a\n"
   "conversation, then follows it, one line per message:\n"
   "    [HH:MM:SS] sender: text\n"
+  "and one line per reminder of messages you left unread (groups with\n"
+  "reminders switched on; in this or another conversation):\n"
+  "    [HH:MM:SS] * reminder: 3 unread messages since HH:MM (seq 4-9)\n"
   "until interrupted (SIGINT or SIGTERM: exit status 0). Reconnects by\n"
   "itself when the connection drops, and shows what it missed meanwhile.\n"
   "\n"
@@ -140,6 +143,24 @@ void chat_print_msg_line(struct chat *ch, uint64_t from, uint64_t ts,
   fflush(stdout);
 }
 
+void chat_print_remind(struct chat *ch, const struct proto_remind *r)
+{
+  char now[16], since[16];
+
+  chat_format_time((uint64_t)time(NULL) * 1000, now, sizeof now, false);
+  chat_format_time(r->since, since, sizeof since, false);
+  since[5] = '\0';                      /* HH:MM */
+  printf("[%s] * reminder: ", now);
+  if (r->conv != ch->conv)
+    printf("conversation %" PRIu64 ": ", r->conv);
+  printf("%" PRIu64 " unread message%s since %s (seq %" PRIu64,
+         r->n, r->n == 1 ? "" : "s", since, r->seq);
+  if (r->upto != r->seq)
+    printf("-%" PRIu64, r->upto);
+  printf(")\n");
+  fflush(stdout);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
   struct chat *ch = h->data;
@@ -228,6 +249,7 @@ int ctl_cmd_tail(struct ctl *ctl, int argc, char **argv)
     return rc;
   if (ch.last >= 0)
     last = (size_t)ch.last;
+  ch.want_reminds = true;
   if (optind < argc)
     return ctl_usage(ctl, "unexpected argument \"%s\"", argv[optind]);
   if ((rc = chat_open(&ch)) != CTL_OK || (rc = chat_resolve_conv(&ch)) != CTL_OK)

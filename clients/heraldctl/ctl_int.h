@@ -58,6 +58,7 @@ int ctl_cmd_group_create(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_group_add_member(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_group_list(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_group_members(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_group_automate(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_bot_create(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_bot_list(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_bot_revoke(struct ctl *ctl, int argc, char **argv);

@@ -40,6 +40,8 @@ static const struct command commands[] = {
   {"group", "add-member", ctl_cmd_group_add_member, "add a user to a group"},
   {"group", "list", ctl_cmd_group_list, "list groups"},
   {"group", "members", ctl_cmd_group_members, "list a group's members"},
+  {"group", "automate", ctl_cmd_group_automate,
+   "set a group's unread reminders (and task cards)"},
   {"bot", "create", ctl_cmd_bot_create, "create a bot and print its token once"},
   {"bot", "list", ctl_cmd_bot_list, "list bots"},
   {"bot", "revoke", ctl_cmd_bot_revoke, "revoke a bot's token"},

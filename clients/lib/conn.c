@@ -655,6 +655,7 @@ static void dispatch(struct hc_conn *c, const struct proto_frame *f)
     hc_sync_live_msg(c, &f->u.msg);
     break;
   case PROTO_T_RECEIPT:
+  case PROTO_T_REMIND:
   case PROTO_T_DING_UPDATE:
   case PROTO_T_CARD_EVENT:
     hc_sync_live_feed(c, f);

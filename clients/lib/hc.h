@@ -142,10 +142,13 @@ enum hc_event_type {
   /* The sync after a (re)connect completed: the view is current. */
   HC_EV_SYNCED,
   /* Feed changes, live or from sync's feed pages, in fs order: `receipt`,
-   * `ding_update` or `card_event` (fs 0: not from the feed). */
+   * `ding_update`, `card_event` (fs 0: not from the feed) or `remind`
+   * (tracked messages of a conversation unread past its remind_after;
+   * each reminder reaches a device once). */
   HC_EV_RECEIPT,
   HC_EV_DING_UPDATE,
   HC_EV_CARD_EVENT,
+  HC_EV_REMIND,
   /* Another frame the server sent on its own (no request id): e.g.
    * ding_alert, quiet_state. `frame`. */
   HC_EV_FRAME,
@@ -179,6 +182,7 @@ struct hc_event {
   const struct proto_receipt *receipt;     /* RECEIPT */
   const struct proto_ding_update *ding_update; /* DING_UPDATE */
   const struct proto_card_event *card_event;   /* CARD_EVENT */
+  const struct proto_remind *remind;       /* REMIND */
   uint64_t oid;                            /* OUTBOX_* */
   enum proto_type otype;                   /* OUTBOX_* */
   const char *cmid;                        /* OUTBOX_*, NUL-terminated */

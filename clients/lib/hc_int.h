@@ -418,7 +418,7 @@ void hc_req_outbox_reply(struct hc_conn *c, const struct proto_frame *f,
 void hc_sync_start(struct hc_conn *c);
 /* A frame carrying the running sync's id (page, feed, synced, error). */
 void hc_sync_frame(struct hc_conn *c, const struct proto_frame *f, int err);
-/* A live msg / feed frame (receipt, ding_update, card_event). */
+/* A live msg / feed frame (receipt, remind, ding_update, card_event). */
 void hc_sync_live_msg(struct hc_conn *c, const struct proto_msg *m);
 void hc_sync_live_feed(struct hc_conn *c, const struct proto_frame *f);
 /* Sync again as soon as possible (gap, or a retryable failure). */

@@ -213,6 +213,21 @@ void hc_sync_live_msg(struct hc_conn *c, const struct proto_msg *m)
 
 /* ---- the feed ---- */
 
+/* The fs of a feed item of the given event type. */
+static uint64_t feed_fs(enum hc_event_type t, const void *item)
+{
+  switch (t) {
+  case HC_EV_RECEIPT:
+    return ((const struct proto_receipt *)item)->fs;
+  case HC_EV_DING_UPDATE:
+    return ((const struct proto_ding_update *)item)->fs;
+  case HC_EV_REMIND:
+    return ((const struct proto_remind *)item)->fs;
+  default:
+    return ((const struct proto_card_event *)item)->fs;
+  }
+}
+
 static void emit_feed(struct hc_conn *c, enum hc_event_type t, const void *item)
 {
   struct hc_event ev = {.type = t};
@@ -221,6 +236,8 @@ static void emit_feed(struct hc_conn *c, enum hc_event_type t, const void *item)
     ev.receipt = item;
   else if (t == HC_EV_DING_UPDATE)
     ev.ding_update = item;
+  else if (t == HC_EV_REMIND)
+    ev.remind = item;
   else
     ev.card_event = item;
   hc_emit(c, &ev);
@@ -238,6 +255,9 @@ void hc_sync_live_feed(struct hc_conn *c, const struct proto_frame *f)
     break;
   case PROTO_T_DING_UPDATE:
     t = HC_EV_DING_UPDATE, item = &f->u.ding_update, fs = f->u.ding_update.fs;
+    break;
+  case PROTO_T_REMIND:
+    t = HC_EV_REMIND, item = &f->u.remind, fs = f->u.remind.fs;
     break;
   default:
     t = HC_EV_CARD_EVENT, item = &f->u.card_event, fs = f->u.card_event.fs;
@@ -258,38 +278,51 @@ void hc_sync_live_feed(struct hc_conn *c, const struct proto_frame *f)
   }
 }
 
-/* A feed page: the three arrays merged in fs order; what the device has
- * already seen (fs <= cursor) is skipped. */
+/* A feed page: its arrays merged in fs order; what the device has already
+ * seen (fs <= cursor) is skipped. */
 static void apply_feed(struct hc_conn *c, const struct proto_feed *fd)
 {
-  size_t i = 0, j = 0, k = 0;
+  /* One cursor per array: items, count, size of an item, event type. */
+  struct lane {
+    const char *items;
+    size_t n, size, at;
+    enum hc_event_type type;
+  } lanes[] = {
+    {(const char *)fd->rcpt, fd->nrcpt, sizeof(*fd->rcpt), 0, HC_EV_RECEIPT},
+    {(const char *)fd->ding, fd->nding, sizeof(*fd->ding), 0,
+     HC_EV_DING_UPDATE},
+    {(const char *)fd->cards, fd->ncards, sizeof(*fd->cards), 0,
+     HC_EV_CARD_EVENT},
+    {(const char *)fd->remind, fd->nremind, sizeof(*fd->remind), 0,
+     HC_EV_REMIND},
+  };
+  const size_t nlanes = sizeof(lanes) / sizeof(lanes[0]);
 
   while (!c->free_pending) {
-    uint64_t a = i < fd->nrcpt ? fd->rcpt[i].fs : UINT64_MAX;
-    uint64_t b = j < fd->nding ? fd->ding[j].fs : UINT64_MAX;
-    uint64_t d = k < fd->ncards ? fd->cards[k].fs : UINT64_MAX;
-    uint64_t fs;
+    struct lane *best = NULL;
+    uint64_t best_fs = UINT64_MAX;
+    const void *item;
 
-    if (a == UINT64_MAX && b == UINT64_MAX && d == UINT64_MAX)
-      break;
-    if (a <= b && a <= d) {
-      fs = a;
-      if (fs > c->cur.feed || fs == 0)
-        emit_feed(c, HC_EV_RECEIPT, &fd->rcpt[i]);
-      i++;
-    } else if (b <= d) {
-      fs = b;
-      if (fs > c->cur.feed || fs == 0)
-        emit_feed(c, HC_EV_DING_UPDATE, &fd->ding[j]);
-      j++;
-    } else {
-      fs = d;
-      if (fs > c->cur.feed || fs == 0)
-        emit_feed(c, HC_EV_CARD_EVENT, &fd->cards[k]);
-      k++;
+    for (size_t l = 0; l < nlanes; l++) {
+      uint64_t fs;
+
+      if (lanes[l].at == lanes[l].n)
+        continue;
+      item = lanes[l].items + lanes[l].at * lanes[l].size;
+      fs = feed_fs(lanes[l].type, item);
+      if (!best || fs < best_fs) {
+        best = &lanes[l];
+        best_fs = fs;
+      }
     }
-    if (fs > c->cur.feed)
-      hc_cursors_set_feed(&c->cur, fs);
+    if (!best)
+      break;
+    item = best->items + best->at * best->size;
+    best->at++;
+    if (best_fs > c->cur.feed || best_fs == 0)
+      emit_feed(c, best->type, item);
+    if (best_fs > c->cur.feed)
+      hc_cursors_set_feed(&c->cur, best_fs);
   }
   if (fd->next > c->cur.feed)
     hc_cursors_set_feed(&c->cur, fd->next);

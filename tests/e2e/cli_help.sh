@@ -27,7 +27,7 @@ set -e
 expect_contains "$err" "log-level (file)" "file error"
 
 help=$("$HERALDCTL" --help)
-for cmd in init "user add" "user list" "user deactivate" "group create" "group add-member" "group list" "bot create" "keys rotate"; do
+for cmd in init "user add" "user list" "user deactivate" "group create" "group add-member" "group list" "group automate" "bot create" "keys rotate"; do
   expect_contains "$help" "$cmd" "heraldctl --help"
 done
 echo "cli help: ok"

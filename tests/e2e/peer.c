@@ -53,6 +53,14 @@ static void on_event(struct hc_conn *c, const struct hc_event *ev, void *arg)
     m->body = strndup(ev->msg->body.p ? ev->msg->body.p : "",
                       ev->msg->body.len);
     break;
+  case HC_EV_REMIND:
+    if (p->nreminds == p->capreminds) {
+      p->capreminds = p->capreminds ? p->capreminds * 2 : 16;
+      p->reminds = realloc(p->reminds, p->capreminds * sizeof(*p->reminds));
+      CHECK(p->reminds != NULL);
+    }
+    p->reminds[p->nreminds++] = *ev->remind;
+    break;
   case HC_EV_OUTBOX_DONE:
     p->acked++;
     break;
@@ -104,6 +112,7 @@ void peer_free(struct peer *p)
   for (size_t i = 0; i < p->nmsgs; i++)
     free(p->msgs[i].body);
   free(p->msgs);
+  free(p->reminds);
   free(p);
 }
 

@@ -29,6 +29,8 @@ struct peer {
   size_t failed;               /* outbox entries refused */
   int last_failed_err;
   size_t synced;               /* HC_EV_SYNCED count */
+  struct proto_remind *reminds; /* every unread reminder, in order */
+  size_t nreminds, capreminds;
   size_t welcomes;
   size_t offline;              /* went OFFLINE */
   enum hc_state state;

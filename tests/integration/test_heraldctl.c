@@ -158,7 +158,9 @@ TEST(help_documents_every_option)
      "--password-file", NULL},
     {"user list", "--all", "--department", "--format", NULL},
     {"user deactivate", "LOGIN", NULL},
-    {"group create", "--owner", "--member", "--tracking", NULL},
+    {"group create", "--owner", "--member", "--tracking", "--remind-after",
+     "--task-after", NULL},
+    {"group automate", "--remind-after", "--task-after", "off", NULL},
     {"group add-member", "GROUP LOGIN", NULL},
     {"group list", "--format", NULL},
     {"bot create", "--owner", "--group", "ONCE", NULL},
@@ -367,6 +369,63 @@ TEST(groups)
   EXPECT_OK(&r);
   CHECK_CONTAINS(r.out, "carol");
   CHECK_CONTAINS(r.out, "owner");
+}
+
+TEST(group_automation)
+{
+  struct run r;
+
+  setup(true);
+  init_org();
+  CTL(&r, NULL, "user", "add", "bob", "--display", "Bob", "--password-file", pwfile);
+  EXPECT_OK(&r);
+  CTL(&r, NULL, "group", "create", "Ops", "--owner", "alice", "--member", "bob",
+      "--remind-after", "2h", "--task-after", "1d12h");
+  EXPECT_OK(&r);
+  CTL(&r, NULL, "group", "list");
+  EXPECT_OK(&r);
+  CHECK_CONTAINS(r.out, "REMIND");
+  CHECK_CONTAINS(r.out, "2h");
+  CHECK_CONTAINS(r.out, "1d12h");
+  CTL(&r, NULL, "group", "list", "--format", "json");
+  EXPECT_OK(&r);
+  CHECK_CONTAINS(r.out, "\"remind_after\": 7200");
+  CHECK_CONTAINS(r.out, "\"task_after\": 129600");
+
+  /* Only what is given changes; off switches off. */
+  CTL(&r, NULL, "group", "automate", "ops", "--remind-after", "90m");
+  EXPECT_OK(&r);
+  CHECK_CONTAINS(r.out, "Group \"Ops\": remind after 1h30m, task after 1d12h.");
+  CHECK_CONTAINS(r.out, "Task cards do not exist yet");
+  CTL(&r, NULL, "group", "automate", "Ops", "--task-after", "off");
+  EXPECT_OK(&r);
+  CHECK_CONTAINS(r.out, "remind after 1h30m, task after off.");
+  CTL(&r, NULL, "group", "list", "--format", "json");
+  EXPECT_OK(&r);
+  CHECK_CONTAINS(r.out, "\"remind_after\": 5400");
+  CHECK_CONTAINS(r.out, "\"task_after\": null");
+  CTL(&r, NULL, "group", "automate", "Ops", "--remind-after", "off");
+  EXPECT_OK(&r);
+  CHECK_CONTAINS(r.out, "remind after off, task after off.");
+
+  /* Errors: syntax (usage, 2), bounds (storage's message, 1), nothing to
+   * do, unknown group. */
+  CTL(&r, NULL, "group", "automate", "Ops", "--remind-after", "2 hours");
+  EXPECT_FAIL(&r, 2, "bad duration \"2 hours\"");
+  CTL(&r, NULL, "group", "automate", "Ops", "--remind-after", "0");
+  EXPECT_FAIL(&r, 2, "bad duration \"0\"");
+  CTL(&r, NULL, "group", "automate", "Ops", "--remind-after", "30s");
+  EXPECT_FAIL(&r, 1, "remind_after must be 60-31536000 seconds (or off), got 30");
+  CTL(&r, NULL, "group", "create", "Dev", "--owner", "alice", "--task-after",
+      "400d");
+  EXPECT_FAIL(&r, 1, "task_after must be 60-31536000 seconds");
+  CTL(&r, NULL, "group", "create", "Dev", "--owner", "alice", "--remind-after",
+      "off");
+  EXPECT_FAIL(&r, 2, "bad duration \"off\"");
+  CTL(&r, NULL, "group", "automate", "Ops");
+  EXPECT_FAIL(&r, 2, "give --remind-after and/or --task-after");
+  CTL(&r, NULL, "group", "automate", "Nope", "--remind-after", "1h");
+  EXPECT_FAIL(&r, 1, "unknown group \"Nope\"");
 }
 
 TEST(bots)

@@ -61,6 +61,11 @@ static void on_ev(struct hc_conn *conn, const struct hc_event *ev, void *arg)
     r->fs = ev->ding_update->fs;
   if (ev->card_event)
     r->fs = ev->card_event->fs;
+  if (ev->remind) {
+    r->fs = ev->remind->fs;
+    r->conv = ev->remind->conv;
+    r->seq = ev->remind->seq;
+  }
 }
 
 static void setup_cfg(struct hc_conn_config *cfg)
@@ -608,7 +613,9 @@ TEST(feed_merged_in_fs_order)
                                     .row = {.uid = 4, .acked = true}}};
   struct proto_card_event ce[1] = {{.card = 8, .ver = 2, .ev = {"action", 6},
                                     .actor = 4, .actor_kind = PROTO_ACTOR_USER,
-                                    .ts = TS, .fs = 3}};
+                                    .ts = TS, .fs = 4}};
+  struct proto_remind rm[1] = {{.conv = 1, .seq = 2, .upto = 5, .n = 3,
+                                .since = TS, .fs = 3}};
   uint64_t sync_id;
 
   setup();
@@ -628,28 +635,45 @@ TEST(feed_merged_in_fs_order)
   f.u.feed.nding = 1;
   f.u.feed.cards = ce;
   f.u.feed.ncards = 1;
-  f.u.feed.next = 3;
+  f.u.feed.remind = rm;
+  f.u.feed.nremind = 1;
+  f.u.feed.next = 4;
   inject(&f);
-  CHECK_INT(nev, ==, 3);
+  CHECK_INT(nev, ==, 4);
   CHECK_UINT(evs[0].type, ==, HC_EV_DING_UPDATE);
   CHECK_UINT(evs[1].type, ==, HC_EV_RECEIPT);
-  CHECK_UINT(evs[2].type, ==, HC_EV_CARD_EVENT);
-  CHECK_UINT(hc_feed_cursor(c), ==, 3);
-  inject_synced(sync_id, 3);
+  CHECK_UINT(evs[2].type, ==, HC_EV_REMIND);
+  CHECK_UINT(evs[2].fs, ==, 3);
+  CHECK_UINT(evs[2].seq, ==, 2);
+  CHECK_UINT(evs[3].type, ==, HC_EV_CARD_EVENT);
+  CHECK_UINT(hc_feed_cursor(c), ==, 4);
+  /* The same page again (a replay that overlaps): nothing twice. */
+  inject(&f);
+  CHECK_INT(nev, ==, 4);
+  inject_synced(sync_id, 4);
 
   /* Live: the next fs is shown, a repeat is not, a gap syncs again. */
   proto_frame_init(&f, PROTO_T_RECEIPT);
   f.u.receipt = (struct proto_receipt){.conv = 1, .seq = 2, .read = 2,
-                                       .total = 2, .fs = 4};
+                                       .total = 2, .fs = 5};
   inject(&f);
   inject(&f);
   CHECK_UINT(count(HC_EV_RECEIPT), ==, 2);
-  CHECK_UINT(hc_feed_cursor(c), ==, 4);
-  f.u.receipt.fs = 6;
+  CHECK_UINT(hc_feed_cursor(c), ==, 5);
+  proto_frame_init(&f, PROTO_T_REMIND);
+  f.u.remind = (struct proto_remind){.conv = 1, .seq = 6, .upto = 6, .n = 1,
+                                     .since = TS, .fs = 6};
+  inject(&f);
+  inject(&f);
+  CHECK_UINT(count(HC_EV_REMIND), ==, 2);
+  CHECK_UINT(hc_feed_cursor(c), ==, 6);
+  proto_frame_init(&f, PROTO_T_RECEIPT);
+  f.u.receipt = (struct proto_receipt){.conv = 1, .seq = 2, .read = 2,
+                                       .total = 2, .fs = 8};
   inject(&f);
   CHECK_UINT(count(HC_EV_RECEIPT), ==, 2);
   CHECK_UINT(pull_type(&f), ==, PROTO_T_SYNC);
-  CHECK_UINT(f.u.sync.feed, ==, 4);
+  CHECK_UINT(f.u.sync.feed, ==, 6);
   proto_frame_cleanup(&f);
   teardown();
 }

@@ -38,6 +38,8 @@ static const struct proto_msg msgs[] = {
 };
 static const struct proto_receipt rcpts[] = {
   {7, 99, 3, 5, 600}, {7, 100, 0, 3, 601}};
+static const struct proto_remind reminds[] = {
+  {7, 95, 99, 3, T0 - 7200000, 604}, {8, 2, 2, 1, T0 - 3600000, 605}};
 static const struct proto_ding_row drows[] = {
   {101, true, true, true, T0 + 50000, 3, true},
   {102, true, false, false, 0, 1, false}};
@@ -149,7 +151,8 @@ void sample_frame(enum proto_type t, struct proto_frame *f)
     break;
   case PROTO_T_CONV_CREATE:
     f->u.conv_create = (struct proto_conv_create){
-      PROTO_CONV_GROUP, S("Ops 運維"), ids3, N(ids3), PROTO_POLICY_FLAGGED};
+      PROTO_CONV_GROUP, S("Ops 運維"), ids3, N(ids3), PROTO_POLICY_FLAGGED,
+      7200, 14400};
     break;
   case PROTO_T_CONV_MEMBERS:
     f->u.conv_members = (struct proto_conv_ref){7};
@@ -177,14 +180,19 @@ void sample_frame(enum proto_type t, struct proto_frame *f)
     f->u.page = (struct proto_page){7, msgs, N(msgs), true, true};
     break;
   case PROTO_T_FEED:
-    f->u.feed = (struct proto_feed){rcpts, N(rcpts), dupd, N(dupd), cevs,
-                                    N(cevs), 777, true};
+    f->u.feed = (struct proto_feed){
+      .rcpt = rcpts, .nrcpt = N(rcpts), .ding = dupd, .nding = N(dupd),
+      .cards = cevs, .ncards = N(cevs), .remind = reminds,
+      .nremind = N(reminds), .next = 777, .more = true};
     break;
   case PROTO_T_SYNCED:
     f->u.synced = (struct proto_synced){777};
     break;
   case PROTO_T_RECEIPT:
     f->u.receipt = rcpts[0];
+    break;
+  case PROTO_T_REMIND:
+    f->u.remind = reminds[0];
     break;
   case PROTO_T_WHO_READ_RESULT:
     f->u.who_read_result = (struct proto_who_read_result){7, 99, wrows,
@@ -361,7 +369,8 @@ CMP(report_unread, struct proto_report_unread)
 }
 CMP(conv_create, struct proto_conv_create)
 {
-  return E(type) && STR(title) && AU(members) && E(policy);
+  return E(type) && STR(title) && AU(members) && E(policy) &&
+         U(remind_after) && U(task_after);
 }
 CMP(conv_ref, struct proto_conv_ref) { return U(conv); }
 CMP(conv_add_member, struct proto_conv_add_member)
@@ -403,6 +412,10 @@ CMP(receipt, struct proto_receipt)
 {
   return U(conv) && U(seq) && U(read) && U(total) && U(fs);
 }
+CMP(remind, struct proto_remind)
+{
+  return U(conv) && U(seq) && U(upto) && U(n) && U(since) && U(fs);
+}
 CMP(ding_row, struct proto_ding_row)
 {
   return U(uid) && B(delivered) && B(read) && B(acked) && U(acked_at) &&
@@ -420,7 +433,7 @@ CMP(card_event, struct proto_card_event)
 CMP(feed, struct proto_feed)
 {
   return L(rcpt, receipt) && L(ding, ding_update) && L(cards, card_event) &&
-         U(next) && B(more);
+         L(remind, remind) && U(next) && B(more);
 }
 CMP(synced, struct proto_synced) { return U(feed); }
 CMP(who_row, struct proto_who_row) { return U(uid) && B(read) && U(at); }
@@ -523,6 +536,7 @@ bool sample_equal(const struct proto_frame *fa, const struct proto_frame *fb,
   case PROTO_T_FEED: return cmp_feed(a, b, &w);
   case PROTO_T_SYNCED: return cmp_synced(a, b, &w);
   case PROTO_T_RECEIPT: return cmp_receipt(a, b, &w);
+  case PROTO_T_REMIND: return cmp_remind(a, b, &w);
   case PROTO_T_WHO_READ_RESULT: return cmp_who_read_result(a, b, &w);
   case PROTO_T_DING_ALERT: return cmp_ding_alert(a, b, &w);
   case PROTO_T_DING_UPDATE: return cmp_ding_update(a, b, &w);

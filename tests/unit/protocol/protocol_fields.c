@@ -352,6 +352,11 @@ TEST(out_of_range)
                PROTO_E_RANGE, "limit", "1..1000");
   patch_expect(PROTO_T_ERROR, "code", vuint(42), PROTO_E_RANGE, "code",
                NULL);
+  /* automation thresholds: a minute to a year */
+  patch_expect(PROTO_T_CONV_CREATE, "remind_after", vuint(59), PROTO_E_RANGE,
+               "remind_after", "60..31536000");
+  patch_expect(PROTO_T_CONV_CREATE, "task_after", vuint(31536001),
+               PROTO_E_RANGE, "task_after", "60..31536000");
   mp_arr(&v, 1);
   mp_uint(&v, 0);
   patch_expect(PROTO_T_SEND, "esc", &v, PROTO_E_RANGE, "esc[0]", NULL);
@@ -432,9 +437,31 @@ TEST(cross_field_rules)
   mp_sample_patch(&m, PROTO_T_CONV_CREATE, "type", vstr("direct"), 0);
   expect(&m, PROTO_E_BAD_VALUE, "members", "exactly one");
   mp_free(&m);
+  /* automation on a direct conversation (built, then validated) */
+  {
+    static const uint64_t one[] = {5};
+    struct proto_frame f;
+    struct proto_error e;
+
+    proto_frame_init(&f, PROTO_T_CONV_CREATE);
+    f.u.conv_create.type = PROTO_CONV_DIRECT;
+    f.u.conv_create.members = one;
+    f.u.conv_create.nmembers = 1;
+    CHECK_INT(proto_validate(&f, &e), ==, 0);
+    f.u.conv_create.task_after = 3600;
+    CHECK_INT(proto_validate(&f, &e), ==, PROTO_E_BAD_VALUE);
+    CHECK_STR(e.field, "task_after");
+    CHECK_CONTAINS(e.msg, "groups only");
+  }
   /* read > total */
   patch_expect(PROTO_T_RECEIPT, "read", vuint(6), PROTO_E_BAD_VALUE, "read",
                NULL);
+  /* a reminder whose range is upside down, or holds fewer messages than
+   * it counts (the sample covers 95..99) */
+  patch_expect(PROTO_T_REMIND, "upto", vuint(94), PROTO_E_BAD_VALUE, "upto",
+               "below seq");
+  patch_expect(PROTO_T_REMIND, "n", vuint(6), PROTO_E_BAD_VALUE, "n",
+               "do not fit");
   /* an empty quiet window */
   mp_arr(&v, 1);
   mp_map(&v, 3);

@@ -88,6 +88,7 @@ TEST(rt_page) { roundtrip(PROTO_T_PAGE); }
 TEST(rt_feed) { roundtrip(PROTO_T_FEED); }
 TEST(rt_synced) { roundtrip(PROTO_T_SYNCED); }
 TEST(rt_receipt) { roundtrip(PROTO_T_RECEIPT); }
+TEST(rt_remind) { roundtrip(PROTO_T_REMIND); }
 TEST(rt_who_read_result) { roundtrip(PROTO_T_WHO_READ_RESULT); }
 TEST(rt_ding_alert) { roundtrip(PROTO_T_DING_ALERT); }
 TEST(rt_ding_update) { roundtrip(PROTO_T_DING_UPDATE); }
