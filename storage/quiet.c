@@ -274,6 +274,60 @@ out:
   return rc;
 }
 
+int store_quiet_states(struct store_conn *c, const int64_t *user_ids,
+                       size_t n, int64_t at_ms,
+                       struct store_quiet_brief *out)
+{
+  PGresult *res = NULL;
+  char ab[STORE_I64_BUF], *ids = NULL;
+  const char *p[2];
+  size_t len = 0, cap = 3 + n * (STORE_I64_BUF + 1);
+  int rc;
+
+  store_clear(c);
+  if (n == 0)
+    return STORE_OK;
+  if (!(ids = malloc(cap)))
+    return store_fail(c, STORE_EINTERNAL, "out of memory");
+  ids[len++] = '{';
+  for (size_t i = 0; i < n; i++)
+    len += (size_t)snprintf(ids + len, cap - len, "%s%lld", i ? "," : "",
+                            (long long)user_ids[i]);
+  snprintf(ids + len, cap - len, "}");
+  p[0] = ids;
+  p[1] = at_ms ? store_i64(ab, at_ms) : NULL;
+  rc = store_exec(c, &res,
+                  "SELECT u.id IS NOT NULL, u.time_zone,"
+                  " coalesce(s.r_in_quiet, false),"
+                  " floor(extract(epoch FROM s.r_until) * 1000)::bigint,"
+                  " floor(extract(epoch FROM s.r_next) * 1000)::bigint,"
+                  " floor(extract(epoch FROM a.t) * 1000)::bigint"
+                  " FROM unnest($1::bigint[]) WITH ORDINALITY AS x(id, i)"
+                  " CROSS JOIN (SELECT coalesce(to_timestamp($2::bigint"
+                  "  / 1000.0), herald_now()) AS t) a"
+                  " LEFT JOIN users u ON u.id = x.id"
+                  " LEFT JOIN LATERAL herald_quiet_state(u.id, a.t) s ON true"
+                  " ORDER BY x.i", 2, p);
+  if (rc == STORE_OK && (size_t)PQntuples(res) != n)
+    rc = store_fail(c, STORE_EINTERNAL, "quiet states: %d rows for %zu users",
+                    PQntuples(res), n);
+  for (size_t i = 0; rc == STORE_OK && i < n; i++) {
+    struct store_quiet_brief *b = &out[i];
+
+    memset(b, 0, sizeof *b);
+    b->user_id = user_ids[i];
+    b->known = store_field_bool(res, (int)i, 0);
+    store_field(res, (int)i, 1, b->time_zone, sizeof b->time_zone);
+    b->in_quiet = store_field_bool(res, (int)i, 2);
+    b->until_ms = store_field_i64(res, (int)i, 3);
+    b->next_ms = store_field_i64(res, (int)i, 4);
+    b->at_ms = store_field_i64(res, (int)i, 5);
+  }
+  PQclear(res);
+  free(ids);
+  return rc;
+}
+
 int store_quiet_set(struct store_conn *c, int64_t user_id,
                     const struct store_quiet_window *w, size_t n,
                     const char *time_zone)

@@ -905,6 +905,22 @@ int store_quiet_windows_check(struct store_conn *c,
 int store_quiet_get(struct store_conn *c, int64_t user_id, int64_t at_ms,
                     struct store_quiet_state *out);
 
+/* The state alone, for many users at once (the server refreshes the
+ * users it has connected when their quiet hours begin or end). */
+struct store_quiet_brief {
+  int64_t user_id;
+  bool known;         /* false: no such user (the rest is zero) */
+  bool in_quiet;
+  int64_t until_ms, next_ms, at_ms;  /* as in store_quiet_state */
+  char time_zone[STORE_TZ_MAX + 1];
+};
+
+/* The states of user_ids[0..n-1] at at_ms (0: now), in one statement:
+ * out[i] is for user_ids[i]. n may be 0. */
+int store_quiet_states(struct store_conn *c, const int64_t *user_ids,
+                       size_t n, int64_t at_ms,
+                       struct store_quiet_brief *out);
+
 /* Replaces the user's own windows with w[0..n-1] (n 0 clears them) and,
  * when time_zone is non-NULL, sets the user's zone; one transaction.
  * STORE_EINVAL for bad windows (as store_quiet_windows_check) or 'unknown
