@@ -43,6 +43,11 @@ static const struct command commands[] = {
   {"bot", "create", ctl_cmd_bot_create, "create a bot and print its token once"},
   {"bot", "list", ctl_cmd_bot_list, "list bots"},
   {"bot", "revoke", ctl_cmd_bot_revoke, "revoke a bot's token"},
+  {"quiet", "show", ctl_cmd_quiet_show, "a user's quiet hours and windows"},
+  {"quiet", "set", ctl_cmd_quiet_set,
+   "set a user's own quiet windows and time zone"},
+  {"quiet", "org", ctl_cmd_quiet_org,
+   "show or replace the organisation's quiet windows"},
   {NULL, "send", ctl_cmd_send, "send a message as a user (over the server)"},
   {NULL, "tail", ctl_cmd_tail, "follow a conversation as a user (over the server)"},
 };
