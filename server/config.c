@@ -86,6 +86,11 @@ static const struct cfg_entry settings[] = {
   {"sweep-interval", CFG_INT, "60", 1, 3600, OFF(sweep_interval),
    "seconds between sweeps for unread reminders and the read-time "
    "retention purge (a reminder may come up to this much late)", NULL},
+  {"test-clock-file", CFG_STR, "", 0, 0, OFF(test_clock_file),
+   "TEST ONLY, never in production: a file holding an offset in ms that "
+   "is added to the server's clock (and its database sessions' "
+   "herald_now()); re-read on SIGUSR2, forward only. Lets tests move time "
+   "by hours in a second", NULL},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

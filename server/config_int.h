@@ -38,6 +38,7 @@ struct srv_config {
   int page_size;          /* messages per replay page */
   int shutdown_grace;     /* seconds to finish pending work on SIGTERM */
   int sweep_interval;     /* seconds between reminder/retention sweeps */
+  char *test_clock_file;  /* TEST ONLY: clock offset file (clock_int.h) */
 };
 
 enum srv_config_action {

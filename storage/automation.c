@@ -2,7 +2,7 @@
  * automation.c — per-conversation automation at the unread threshold
  * (SPEC §10): setting the thresholds, and the reminder sweep.
  *
- * The sweep itself is SQL (herald_remind_sweep in sql/0005_automation.sql):
+ * The sweep itself is SQL (herald_remind_sweep in sql/0006_automation.sql):
  * one call is one transaction that finds the members with tracked messages
  * unread past their conversation's remind_after, appends one reminder per
  * member and conversation to the feed and moves the members' reminder

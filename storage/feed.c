@@ -25,7 +25,7 @@ static void entry_from_row(const PGresult *res, int r, void *elem)
   e->conversation_id = store_field_i64(res, r, 2);
   e->from_seq = store_field_i64(res, r, 3);
   e->to_seq = store_field_i64(res, r, 4);
-  /* The kinds of the CHECK on feed.kind (0004, 0005). */
+  /* The kinds of the CHECK on feed.kind (0004, 0006). */
   store_field(res, r, 5, kind, sizeof kind);
   e->kind = strcmp(kind, "remind") == 0 ? STORE_FEED_REMIND
                                         : STORE_FEED_RECEIPT;

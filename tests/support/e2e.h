@@ -24,6 +24,10 @@ struct e2e_server {
   char dir[272];         /* its data directory (for its master key) */
   pid_t pid;             /* 0 when not running */
   int starts;            /* how many times it was started */
+  /* The test clock (e2e_clock_use): the file heraldd follows and the
+   * offset written to it. */
+  char clock_file[300];
+  int64_t clock_offset_ms;
 };
 
 /* Makes a database and picks a port. Does not start the server. */
@@ -51,8 +55,14 @@ int e2e_log_count(const struct e2e_server *srv, const char *needle);
 long e2e_server_rss_kb(const struct e2e_server *srv);
 
 /* Fixtures through storage: the org with an admin, users and groups.
- * Passwords are "pw-" followed by the login. Return ids. */
+ * Passwords are "pw-" followed by the login. Return ids.
+ *
+ * The org starts WITHOUT quiet hours, so that read times, reports and
+ * reminders do not depend on the hour and weekday a test runs at; a test
+ * of quiet hours calls e2e_quiet_org_default to get the product's default
+ * windows (weekdays 20:00-08:00, weekends all day) back. */
 int64_t e2e_org(struct e2e_server *srv, const char *admin_login);
+void e2e_quiet_org_default(struct e2e_server *srv);
 int64_t e2e_user(struct e2e_server *srv, const char *login);
 int64_t e2e_group(struct e2e_server *srv, const char *title, int64_t owner,
                   const int64_t *members, size_t n);
@@ -65,6 +75,34 @@ int64_t e2e_bot(struct e2e_server *srv, const char *name, int64_t owner,
 /* Runs a query on the server's database and returns the first column of
  * the first row as an integer (for checks like "count(*)"). */
 long long e2e_query_int(struct e2e_server *srv, const char *sql);
+
+/* The test clock: heraldd's TEST-ONLY test-clock-file setting
+ * (server/clock_int.h), an offset in ms added to the server's time and to
+ * its database sessions' herald_now(). Times below are ms since the epoch
+ * as seen by the server.
+ *
+ * e2e_clock_use, before e2e_server_start: the server starts with its
+ * clock at `at_ms` (0: real time), and every later start too. */
+void e2e_clock_use(struct e2e_server *srv, int64_t at_ms);
+
+/* Moves a running server's clock forward to `at_ms` (or by `seconds`) and
+ * returns once the server has applied it: every database connection uses
+ * it for its next job, and every connected user's quiet-hours state is
+ * up to date (the server logs "test clock: offset N ms applied"). Fails
+ * the test after 30 s. Not running: only the file changes. */
+void e2e_clock_set(struct e2e_server *srv, int64_t at_ms);
+void e2e_clock_advance(struct e2e_server *srv, int64_t seconds);
+
+/* The server's "now". */
+int64_t e2e_clock_now_ms(const struct e2e_server *srv);
+
+/* A timestamptz literal as ms since the epoch, converted by PostgreSQL,
+ * e.g. e2e_ms(srv, "2026-03-11 21:00 America/New_York"). */
+int64_t e2e_ms(struct e2e_server *srv, const char *timestamptz);
+
+/* Like e2e_user, in the IANA zone `tz`. */
+int64_t e2e_user_tz(struct e2e_server *srv, const char *login,
+                    const char *tz);
 
 /* Prints the tail of every server log of this process to stderr. Called
  * automatically at exit when the test failed. */

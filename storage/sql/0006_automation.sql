@@ -1,4 +1,4 @@
--- 0005_automation.sql — automation at the unread threshold (SPEC §10,
+-- 0006_automation.sql — automation at the unread threshold (SPEC §10,
 -- issue 4): per-conversation thresholds, the per-member "reminded up to"
 -- marker, reminder entries in the feed, and the reminder sweep.
 --
@@ -117,7 +117,7 @@ RETURNS TABLE (r_user bigint, r_fs bigint, r_conv bigint, r_from bigint,
                r_next_conv bigint, r_more boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
-  v_now timestamptz := now();
+  v_now timestamptz := herald_now();
   v_left integer := p_limit;
   v_conv record;
   v_due timestamptz;
