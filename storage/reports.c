@@ -4,19 +4,34 @@
  * caller's scope, with totals per recipient and department. Every run is
  * written to the audit log in the same transaction as the report.
  *
- * How it stays fast: unread state is the member's marker, so the unread
- * messages of one (member, conversation) are the tracked messages above
- * read_seq — a range scan of messages_tracked_cover_idx (index-only: the
- * index carries sent_at, sender and kind) that only ever touches messages
- * the member has not read. The scope is a set of (member, conversation)
- * pairs built from the org tree (users_manager_idx, recursively) and the
- * caller's owned conversations, so a manager's report costs the pairs of
- * their team plus their unread rows, not the size of the organisation.
+ * How it stays fast (tests/bench `herald-bench unread`: 1,000 users, 1M
+ * tracked messages, ~2M unread message-member pairs in the whole org):
  *
- * "Unread for" comes from the SQL function herald_unread_seconds() (sql/
- * 0004_receipts.sql) and nowhere else; the quiet-hours work replaces it
- * with business time. The pre-filter sent_at <= now - N stays correct
- * then, because business time never exceeds elapsed time.
+ *   - Unread state is the member's marker, so the unread messages of one
+ *     (member, conversation) pair are the tracked messages above read_seq:
+ *     a range of messages_tracked_cover_idx, read index-only (the index
+ *     carries sent_at, sender and kind). The scope is a set of pairs built
+ *     from the org tree (users_manager_idx, recursively) and the caller's
+ *     owned conversations, so a manager's report costs their team's pairs,
+ *     not the organisation.
+ *   - Totals are COUNTED per pair, never materialised row by row: only the
+ *     rows that can be among the first `limit` (those of the first
+ *     recipients by id) are built, sorted and returned.
+ *   - "Unread for" comes from the SQL function herald_unread_seconds() (sql/
+ *     0004_receipts.sql) and nowhere else; the quiet-hours work replaces it
+ *     with business time. Two properties of ANY such measure make the
+ *     counting exact without calling it per message: it never exceeds
+ *     elapsed time (so the pre-filter sent_at <= now - N loses nothing),
+ *     and it never grows as sent_at moves later (a later message has waited
+ *     through part of the same interval). So when the newest pre-filtered
+ *     message of a pair is old enough, all of the pair's are; only pairs
+ *     where it is not are counted message by message.
+ *   - A DING's acknowledgement is looked up per DING (lateral, by key), and
+ *     the read-but-unacknowledged DINGs through ding_recipients_unacked_idx
+ *     (sql/0006_report_perf.sql). The planner cannot know how few pairs a
+ *     scope yields (it guesses from whole-table statistics), so the lookups
+ *     that must stay per-row lookups are written as laterals with OFFSET 0,
+ *     which it cannot flatten into a hash join over the whole table.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +43,23 @@
  * conversations, $5 threshold seconds, $6 conversation or NULL, $7
  * department id or NULL, $8 row limit or NULL.
  *
+ * CTEs: who = the (member, conversation, marker) pairs in scope; pairs =
+ * per pair, the count of unread tracked messages pre-filtered on sent_at,
+ * of unacknowledged DINGs among them, and whether the newest is old enough
+ * by herald_unread_seconds (then all are: see above); cand = recipients
+ * whose rows may be among the first $8 (counting only the whole pairs
+ * before them, a lower bound, so a superset); detail = message rows of the
+ * pairs of cand and of the pairs not whole, with their unread time; dk =
+ * DINGs read but not acknowledged; tot = totals per recipient.
+ *
  * Output, ordered by t then ord then department:
  *   t 0  one report row (columns 1-9), ord its rank by recipient, age
  *   t 1  a recipient's totals: user 1, name 10, dept 11, unread 12, dings 13
  *   t 2  a department's totals: dept 11, unread 12, dings 13
- *   t 3  the number of rows before the limit in column 12 */
+ *   t 3  the number of rows before the limit in column 12
+ *
+ * Row ranks are exact: every row of a cand recipient is in detail or dk,
+ * and a recipient not in cand has at least $8 rows before it. */
 static const char REPORT_SQL[] =
   "WITH RECURSIVE team(id) AS ("
   "  SELECT u.id FROM users u"
@@ -52,48 +79,93 @@ static const char REPORT_SQL[] =
   "  WHERE $4::boolean AND o.user_id = $1::bigint AND o.role = 'owner'"
   "  AND o.left_seq IS NULL AND m.left_seq IS NULL),"
   " who AS MATERIALIZED ("
-  "  SELECT s.user_id, s.conversation_id, s.read_seq, u.display_name,"
-  "   coalesce(d.name, '') AS dept"
+  "  SELECT s.user_id, s.conversation_id, s.read_seq"
   "  FROM scope s JOIN users u ON u.id = s.user_id AND u.active"
-  "  LEFT JOIN departments d ON d.id = u.department_id"
   "  WHERE ($6::bigint IS NULL OR s.conversation_id = $6::bigint)"
   "  AND ($7::bigint IS NULL OR u.department_id = $7::bigint)),"
-  /* Unread tracked messages (a DING among them says whether it was
-   * acknowledged anyway). */
-  " unread AS ("
-  "  SELECT w.user_id, w.conversation_id, x.seq, x.sender_user_id,"
-  "   x.sender_bot_id, x.sent_at, x.kind = 'ding' AS ding,"
-  "   dr.acked_at IS NOT NULL AS acked, w.display_name, w.dept"
+  " pairs AS MATERIALIZED ("
+  "  SELECT w.user_id, w.conversation_id, w.read_seq, a.n, a.nd,"
+  "   herald_unread_seconds(w.user_id, a.newest, now()) >= $5::bigint"
+  "    AS whole"
   "  FROM who w"
   "  JOIN conversations c ON c.id = w.conversation_id"
   "   AND c.last_seq > w.read_seq"
-  "  JOIN LATERAL ("
-  "   SELECT x.seq, x.sender_user_id, x.sender_bot_id, x.sent_at, x.kind"
+  "  CROSS JOIN LATERAL ("
+  "   SELECT count(*) AS n, max(x.sent_at) AS newest,"
+  "    count(*) FILTER (WHERE CASE WHEN x.kind = 'ding' THEN NOT EXISTS ("
+  "     SELECT 1 FROM ding_recipients dr"
+  "     WHERE dr.conversation_id = x.conversation_id AND dr.seq = x.seq"
+  "     AND dr.user_id = w.user_id AND dr.acked_at IS NOT NULL) END)"
+  "     AS nd"
   "   FROM messages x"
   "   WHERE x.tracked AND x.conversation_id = w.conversation_id"
   "   AND x.seq > w.read_seq"
   "   AND x.sent_at <= now() - make_interval(secs => $5::bigint)"
-  "   AND x.sender_user_id IS DISTINCT FROM w.user_id) x ON true"
-  "  LEFT JOIN ding_recipients dr ON x.kind = 'ding'"
-  "   AND dr.conversation_id = w.conversation_id AND dr.seq = x.seq"
-  "   AND dr.user_id = w.user_id),"
+  "   AND x.sender_user_id IS DISTINCT FROM w.user_id) a"
+  "  WHERE a.n > 0),"
+  " cand AS ("
+  "  SELECT f.user_id FROM ("
+  "   SELECT p.user_id, sum(sum(p.n) FILTER (WHERE p.whole)) OVER ("
+  "    ORDER BY p.user_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+  "    AS before"
+  "   FROM pairs p GROUP BY p.user_id) f"
+  "  WHERE $8::bigint IS NULL OR coalesce(f.before, 0) < $8::bigint),"
+  " detail AS MATERIALIZED ("
+  "  SELECT p.user_id, p.conversation_id, x.seq, x.sender_user_id,"
+  "   x.sender_bot_id, x.sent_at, x.kind = 'ding' AS ding,"
+  "   coalesce(a.acked, false) AS acked, p.whole,"
+  "   herald_unread_seconds(p.user_id, x.sent_at, now()) AS unread_s"
+  "  FROM pairs p"
+  "  CROSS JOIN LATERAL ("
+  "   SELECT x.seq, x.sender_user_id, x.sender_bot_id, x.sent_at, x.kind"
+  "   FROM messages x"
+  "   WHERE x.tracked AND x.conversation_id = p.conversation_id"
+  "   AND x.seq > p.read_seq"
+  "   AND x.sent_at <= now() - make_interval(secs => $5::bigint)"
+  "   AND x.sender_user_id IS DISTINCT FROM p.user_id) x"
+  "  LEFT JOIN LATERAL ("
+  "   SELECT dr.acked_at IS NOT NULL AS acked FROM ding_recipients dr"
+  "   WHERE x.kind = 'ding' AND dr.conversation_id = p.conversation_id"
+  "   AND dr.seq = x.seq AND dr.user_id = p.user_id OFFSET 0) a ON true"
+  "  WHERE p.whole IS NOT TRUE OR p.user_id IN (SELECT user_id FROM cand)),"
   /* DINGs read but not acknowledged (unread ones are above). */
-  " dings AS ("
-  "  SELECT w.user_id, w.conversation_id, x.seq, x.sender_user_id,"
-  "   x.sender_bot_id, x.sent_at, true AS ding, false AS acked,"
-  "   w.display_name, w.dept"
-  "  FROM who w"
-  "  JOIN ding_recipients dr ON dr.user_id = w.user_id"
-  "   AND dr.conversation_id = w.conversation_id AND dr.acked_at IS NULL"
-  "   AND dr.seq <= w.read_seq"
-  "  JOIN messages x ON x.conversation_id = dr.conversation_id"
-  "   AND x.seq = dr.seq"
-  "   AND x.sent_at <= now() - make_interval(secs => $5::bigint)),"
-  " k AS MATERIALIZED ("
-  "  SELECT a.*, herald_unread_seconds(a.user_id, a.sent_at, now())"
-  "   AS unread_s"
-  "  FROM (SELECT * FROM unread UNION ALL SELECT * FROM dings) a),"
-  " kk AS MATERIALIZED (SELECT * FROM k WHERE unread_s >= $5::bigint)"
+  " dk AS MATERIALIZED ("
+  "  SELECT d.* FROM ("
+  "   SELECT w.user_id, w.conversation_id, x.seq, x.sender_user_id,"
+  "    x.sender_bot_id, x.sent_at, true AS ding, false AS acked,"
+  "    herald_unread_seconds(w.user_id, x.sent_at, now()) AS unread_s"
+  "   FROM who w"
+  "   CROSS JOIN LATERAL ("
+  "    SELECT dr.conversation_id, dr.seq FROM ding_recipients dr"
+  "    WHERE dr.user_id = w.user_id"
+  "    AND dr.conversation_id = w.conversation_id"
+  "    AND dr.acked_at IS NULL AND dr.seq <= w.read_seq OFFSET 0) dr"
+  "   JOIN messages x ON x.conversation_id = dr.conversation_id"
+  "    AND x.seq = dr.seq"
+  "    AND x.sent_at <= now() - make_interval(secs => $5::bigint)) d"
+  "  WHERE d.unread_s >= $5::bigint),"
+  " kk AS ("
+  "  SELECT user_id, conversation_id, seq, sender_user_id, sender_bot_id,"
+  "   sent_at, ding, acked, unread_s"
+  "  FROM detail WHERE unread_s >= $5::bigint"
+  "  UNION ALL"
+  "  SELECT user_id, conversation_id, seq, sender_user_id, sender_bot_id,"
+  "   sent_at, ding, acked, unread_s FROM dk),"
+  " tot AS MATERIALIZED ("
+  "  SELECT a.user_id, sum(a.n)::bigint AS n, sum(a.nd)::bigint AS nd"
+  "  FROM ("
+  "   SELECT user_id, n, nd FROM pairs WHERE whole"
+  "   UNION ALL"
+  "   SELECT user_id, 1, (ding AND NOT acked)::int FROM detail"
+  "   WHERE whole IS NOT TRUE AND unread_s >= $5::bigint"
+  "   UNION ALL"
+  "   SELECT user_id, 1, 1 FROM dk) a"
+  "  GROUP BY a.user_id),"
+  " totu AS ("
+  "  SELECT t.user_id, t.n, t.nd, u.display_name,"
+  "   coalesce(d.name, '') AS dept"
+  "  FROM tot t JOIN users u ON u.id = t.user_id"
+  "  LEFT JOIN departments d ON d.id = u.department_id)"
   " SELECT 0 AS t, q.user_id, q.conversation_id, q.seq, q.sender_user_id,"
   "  q.sender_bot_id, q.sent_ms, q.unread_s, q.ding, q.acked,"
   "  NULL::text AS name, NULL::text AS dept, NULL::bigint AS n1,"
@@ -104,17 +176,16 @@ static const char REPORT_SQL[] =
   "    kk.conversation_id, kk.seq) AS ord"
   "  FROM kk ORDER BY ord LIMIT $8::bigint) q"
   " UNION ALL"
-  " SELECT 1, kk.user_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-  "  kk.display_name, kk.dept, count(*),"
-  "  count(*) FILTER (WHERE kk.ding AND NOT kk.acked), kk.user_id"
-  " FROM kk GROUP BY kk.user_id, kk.display_name, kk.dept"
+  " SELECT 1, totu.user_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+  "  totu.display_name, totu.dept, totu.n, totu.nd, totu.user_id"
+  " FROM totu"
   " UNION ALL"
   " SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-  "  kk.dept, count(*), count(*) FILTER (WHERE kk.ding AND NOT kk.acked), 0"
-  " FROM kk GROUP BY kk.dept"
+  "  totu.dept, sum(totu.n)::bigint, sum(totu.nd)::bigint, 0"
+  " FROM totu GROUP BY totu.dept"
   " UNION ALL"
   " SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-  "  NULL, (SELECT count(*) FROM kk), NULL, 0"
+  "  NULL, coalesce((SELECT sum(n) FROM tot), 0)::bigint, NULL, 0"
   " ORDER BY 1, 15, 12";
 
 static const char *scope_name(enum store_report_scope s)

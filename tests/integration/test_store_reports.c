@@ -2,7 +2,8 @@
  * test_store_reports.c — "unread over N" against a real PostgreSQL: scope
  * (admin, manager's subtree, owned conversations, staff refused), the org
  * tree changing, thresholds, totals per recipient and department, DINGs,
- * the audit row of every run, and a timing printout over 200,000 messages.
+ * the audit row of every run, counting through herald_unread_seconds().
+ * Timing is tests/bench `herald-bench unread` (1M messages), not a test.
  *
  * The cast (role, manager, department):
  *   root  admin
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "check.h"
 #include "pgtest.h"
@@ -322,125 +322,87 @@ TEST(report_dings)
   store_close(k.c);
 }
 
-static double ms_since(const struct timespec *t0)
+/* "Unread for" is herald_unread_seconds() alone. Replaced here by a
+ * business-time-like measure (elapsed minus two hours), the report must
+ * count message by message where the newest unread message of a pair is not
+ * old enough although older ones are: Team 1 is 5 h old (3 h by this
+ * measure), everything else 3 h (1 h). */
+TEST(report_counts_by_the_unread_function)
 {
-  struct timespec t1;
+  struct cast k = setup();
+  struct store_report_query q = {.older_than_s = 7200,
+                                 .scope = STORE_REPORT_ORG};
+  struct store_report r;
+  char sql[256];
 
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
-         (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+  pgtest_exec(conninfo,
+              "CREATE OR REPLACE FUNCTION herald_unread_seconds(p_user bigint,"
+              " p_sent timestamptz, p_now timestamptz) RETURNS bigint"
+              " LANGUAGE sql STABLE AS $$ SELECT greatest(0, floor(extract("
+              "epoch FROM (p_now - p_sent))) - 7200)::bigint $$");
+  snprintf(sql, sizeof sql,
+           "UPDATE messages SET sent_at = now() - interval '5 hours'"
+           " WHERE conversation_id = %lld AND seq = 1", (long long)k.team);
+  pgtest_exec(conninfo, sql);
+  /* Team 1 (from a) is unread by b, x and m1; nothing else counts. */
+  CHECK_INT(store_report_unread(k.c, k.root, &q, &r), ==, STORE_OK);
+  CHECK_INT(r.total_rows, ==, 3);
+  CHECK_UINT(r.n_rows, ==, 3);
+  CHECK_INT(rows_of(&r, k.b), ==, 1);
+  CHECK_INT(rows_of(&r, k.x), ==, 1);
+  CHECK_INT(rows_of(&r, k.m1), ==, 1);
+  for (size_t i = 0; i < r.n_rows; i++) {
+    CHECK_INT(r.rows[i].conversation_id, ==, k.team);
+    CHECK_INT(r.rows[i].seq, ==, 1);
+    CHECK_INT(r.rows[i].unread_s, >=, 3 * 3600 - 5);
+    CHECK_INT(r.rows[i].unread_s, <=, 3 * 3600 + 60);
+  }
+  CHECK_UINT(r.n_users, ==, 3);
+  for (size_t i = 0; i < r.n_users; i++)
+    CHECK_INT(r.users[i].unread, ==, 1);
+  CHECK_UINT(r.n_depts, ==, 2);
+  CHECK_INT(r.depts[0].unread + r.depts[1].unread, ==, 3);
+  store_report_cleanup(&r);
+  /* The same with a limit: the first recipient's row, totals complete. */
+  q.limit = 1;
+  CHECK_INT(store_report_unread(k.c, k.root, &q, &r), ==, STORE_OK);
+  CHECK_UINT(r.n_rows, ==, 1);
+  CHECK_INT(r.total_rows, ==, 3);
+  CHECK(r.truncated);
+  CHECK_INT(r.rows[0].user_id, ==, k.m1 < k.b ? k.m1 : k.b);
+  CHECK_UINT(r.n_users, ==, 3);
+  store_report_cleanup(&r);
+  store_close(k.c);
 }
 
-static int cmp_double(const void *a, const void *b)
+/* Rows and totals agree, and the limit keeps the first rows in order, when
+ * every recipient has rows of several conversations and the limit falls
+ * inside one recipient's rows and between recipients. */
+TEST(report_limit_keeps_the_first_rows)
 {
-  double x = *(const double *)a, y = *(const double *)b;
+  struct cast k = setup();
+  struct store_report_query q = {.older_than_s = 7200,
+                                 .scope = STORE_REPORT_ORG};
+  struct store_report all, r;
 
-  return (x > y) - (x < y);
-}
-
-/* Median and max of `n` runs of one report. */
-static void time_report(struct store_conn *c, const char *label,
-                        int64_t caller, enum store_report_scope scope)
-{
-  struct store_report_query q = {.older_than_s = 7200, .scope = scope,
-                                 .limit = 100000};
-  double t[7];
-  int64_t rows = 0;
-
-  for (int i = 0; i < 7; i++) {
-    struct store_report r;
-    struct timespec t0;
-
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    CHECK_INT(store_report_unread(c, caller, &q, &r), ==, STORE_OK);
-    t[i] = ms_since(&t0);
-    rows = r.total_rows;
+  CHECK_INT(store_report_unread(k.c, k.root, &q, &all), ==, STORE_OK);
+  CHECK_INT(all.total_rows, ==, 10);
+  for (size_t lim = 1; lim <= 11; lim++) {
+    q.limit = lim;
+    CHECK_INT(store_report_unread(k.c, k.root, &q, &r), ==, STORE_OK);
+    CHECK_UINT(r.n_rows, ==, lim < 10 ? lim : 10);
+    CHECK_INT(r.total_rows, ==, 10);
+    CHECK(r.truncated == (lim < 10));
+    for (size_t i = 0; i < r.n_rows; i++) {
+      CHECK_INT(r.rows[i].user_id, ==, all.rows[i].user_id);
+      CHECK_INT(r.rows[i].conversation_id, ==, all.rows[i].conversation_id);
+      CHECK_INT(r.rows[i].seq, ==, all.rows[i].seq);
+    }
+    CHECK_UINT(r.n_users, ==, all.n_users);
     store_report_cleanup(&r);
   }
-  qsort(t, 7, sizeof t[0], cmp_double);
-  printf("report %-28s %7lld rows: median %7.2f ms, max %7.2f ms\n", label,
-         (long long)rows, t[3], t[6]);
-}
-
-/* 200 users (1 admin, a 3-level tree: boss, 9 managers of ~21 staff), 40
- * groups of 25, 200,000 tracked messages over 30 days; most members read
- * almost everything, some lag by days. */
-TEST(report_timing_printout)
-{
-  struct store_user_new admin = {.login = "root", .display_name = "Root"};
-  struct store_conn *c = NULL;
-  int64_t root = 0, boss, mgr[9], conv;
-  char login[32], dept[32];
-  struct timespec t0;
-
-  pgtest_db_new(conninfo, sizeof conninfo);
-  CHECK_INT(store_connect(conninfo, &c), ==, STORE_OK);
-  CHECK_INT(store_migrate(c, NULL), ==, STORE_OK);
-  CHECK_INT(store_org_init(c, "Acme", &admin, &root), ==, STORE_OK);
-  boss = user(c, "boss", STORE_ROLE_MANAGER, NULL, NULL);
-  for (int i = 0; i < 9; i++) {
-    snprintf(login, sizeof login, "mgr%d", i);
-    snprintf(dept, sizeof dept, "Dept%d", i);
-    mgr[i] = user(c, login, STORE_ROLE_MANAGER, "boss", dept);
-  }
-  for (int i = 0; i < 189; i++) {
-    char m[32];
-
-    snprintf(login, sizeof login, "s%d", i);
-    snprintf(m, sizeof m, "mgr%d", i % 9);
-    snprintf(dept, sizeof dept, "Dept%d", i % 9);
-    user(c, login, STORE_ROLE_STAFF, m, dept);
-  }
-  /* Groups of 25 consecutive staff; the owner is the first of them. */
-  for (int g = 0; g < 40; g++) {
-    int64_t ids[24];
-    struct store_user u;
-
-    for (int i = 0; i < 24; i++) {
-      snprintf(login, sizeof login, "s%d", (g * 5 + i + 1) % 189);
-      CHECK_INT(store_user_get(c, login, &u), ==, STORE_OK);
-      ids[i] = u.id;
-    }
-    snprintf(login, sizeof login, "s%d", (g * 5) % 189);
-    CHECK_INT(store_user_get(c, login, &u), ==, STORE_OK);
-    snprintf(dept, sizeof dept, "G%d", g);
-    CHECK_INT(store_group_create(c, dept, u.id, STORE_TRACK_ALL, ids, 24,
-                                 &conv), ==, STORE_OK);
-  }
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  /* 5,000 messages per group, one every ~8.6 minutes over 30 days, from
-   * a member chosen by seq. */
-  pgtest_exec(conninfo,
-              "INSERT INTO messages (conversation_id, seq, sender_user_id,"
-              " client_msg_id, kind, body, tracked, sent_at)"
-              " SELECT c.id, s, (c.mem)[1 + s % array_length(c.mem, 1)],"
-              " 'seed-' || c.id || '-' || s, 'text', 'seed message', true,"
-              " now() - interval '30 days' + s * interval '518 seconds'"
-              " FROM (SELECT cv.id, array_agg(m.user_id ORDER BY m.user_id)"
-              "  AS mem FROM conversations cv JOIN members m"
-              "  ON m.conversation_id = cv.id GROUP BY cv.id) c,"
-              " generate_series(1, 5000) s");
-  pgtest_exec(conninfo, "UPDATE conversations SET last_seq = 5000");
-  /* Read patterns: 80% read up to the last hour or so, 15% lag by up to
-   * 300 messages (two days), 5% by up to 1,000 (six days). */
-  pgtest_exec(conninfo,
-              "UPDATE members SET read_seq = CASE"
-              " WHEN (user_id * 7 + conversation_id) % 20 = 0"
-              "  THEN 4000 + (user_id % 1000)"
-              " WHEN (user_id * 7 + conversation_id) % 20 < 4"
-              "  THEN 5000 - ((user_id * 13 + conversation_id * 17) % 300)"
-              " ELSE 5000 - (user_id % 8) END");
-  pgtest_exec(conninfo, "VACUUM ANALYZE");
-  printf("seeded 200,000 tracked messages in %.0f ms\n", ms_since(&t0));
-  printf("message read state: %lld bytes of members rows for %lld"
-         " memberships\n",
-         pgtest_query_int(conninfo, "SELECT pg_total_relation_size('members')"),
-         pgtest_query_int(conninfo, "SELECT count(*) FROM members"));
-
-  time_report(c, "manager of 21 (mgr0)", mgr[0], STORE_REPORT_ALL);
-  time_report(c, "manager of 198 (boss)", boss, STORE_REPORT_ALL);
-  time_report(c, "admin (whole org)", root, STORE_REPORT_ORG);
-  store_close(c);
+  store_report_cleanup(&all);
+  store_close(k.c);
 }
 
 TEST_MAIN()
