@@ -17,6 +17,14 @@
  *   - Totals are COUNTED per pair, never materialised row by row: only the
  *     rows that can be among the first `limit` (those of the first
  *     recipients by id) are built, sorted and returned.
+ *   - A pair far behind is counted mostly from report_blocks (sql/
+ *     0006_report_perf.sql): per block of 128 seqs, how many tracked
+ *     messages and how many of each sender's, facts that never change once
+ *     the block is complete. Only the partial blocks at both ends of the
+ *     pair's range, and blocks holding messages too recent for the
+ *     threshold, are counted message by message. The report summarises the
+ *     blocks completed since the last run of a conversation in scope, in
+ *     the same statement, for the next run.
  *   - "Unread for" comes from the SQL function herald_unread_seconds() (sql/
  *     0004_receipts.sql) and nowhere else; the quiet-hours work replaces it
  *     with business time. Two properties of ANY such measure make the
@@ -26,12 +34,15 @@
  *     through part of the same interval). So when the newest pre-filtered
  *     message of a pair is old enough, all of the pair's are; only pairs
  *     where it is not are counted message by message.
- *   - A DING's acknowledgement is looked up per DING (lateral, by key), and
+ *   - A DING's acknowledgement is looked up per DING (by key), and
  *     the read-but-unacknowledged DINGs through ding_recipients_unacked_idx
  *     (sql/0006_report_perf.sql). The planner cannot know how few pairs a
  *     scope yields (it guesses from whole-table statistics), so the lookups
- *     that must stay per-row lookups are written as laterals with OFFSET 0,
- *     which it cannot flatten into a hash join over the whole table.
+ *     that must stay per-pair or per-row lookups are written as laterals
+ *     with OFFSET 0 or LIMIT, or as scalar subqueries, which it cannot
+ *     flatten or hash into a join over a whole table (seen: all of
+ *     messages_tracked_cover_idx merged with a few pairs; all of
+ *     ding_recipients hashed for a few DINGs).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,13 +54,18 @@
  * conversations, $5 threshold seconds, $6 conversation or NULL, $7
  * department id or NULL, $8 row limit or NULL.
  *
- * CTEs: who = the (member, conversation, marker) pairs in scope; pairs =
- * per pair, the count of unread tracked messages pre-filtered on sent_at,
+ * CTEs: who = the (member, conversation, marker) pairs in scope; cb = per
+ * conversation in scope, its last summarised block and the last one usable
+ * at this threshold; fill = summaries of the blocks completed since; pairs
+ * = per pair, the count of unread tracked messages pre-filtered on sent_at,
  * of unacknowledged DINGs among them, and whether the newest is old enough
  * by herald_unread_seconds (then all are: see above); cand = recipients
  * whose rows may be among the first $8 (counting only the whole pairs
  * before them, a lower bound, so a superset); detail = message rows of the
- * pairs of cand and of the pairs not whole, with their unread time; dk =
+ * pairs of cand (at most $8 per pair: a pair's first rows by seq are its
+ * oldest, seqs being given in commit order under the conversation's lock
+ * and stamped with the clock then) and of the pairs not whole (all their
+ * rows: they are counted one by one), with their unread time; dk =
  * DINGs read but not acknowledged; tot = totals per recipient.
  *
  * Output, ordered by t then ord then department:
@@ -85,26 +101,98 @@ static const char REPORT_SQL[] =
   "  FROM scope s JOIN users u ON u.id = s.user_id AND u.active"
   "  WHERE ($6::bigint IS NULL OR s.conversation_id = $6::bigint)"
   "  AND ($7::bigint IS NULL OR u.department_id = $7::bigint)),"
+  /* Per conversation in scope: its summarised blocks (maxb, the last) and
+   * kl, the last block whose messages are all older than the threshold. */
+  " cb AS MATERIALIZED ("
+  "  SELECT v.conversation_id, c.last_seq, m.maxb,"
+  "   least(m.maxb, coalesce(m.bad, m.maxb + 1) - 1) AS kl"
+  "  FROM (SELECT DISTINCT conversation_id FROM who) v"
+  "  JOIN conversations c ON c.id = v.conversation_id"
+  "  CROSS JOIN LATERAL ("
+  "   SELECT max(b.block) AS maxb, min(b.block) FILTER (WHERE b.max_sent"
+  "    > now() - make_interval(secs => $5::bigint)) AS bad"
+  "   FROM report_blocks b WHERE b.conversation_id = v.conversation_id"
+  "   AND b.sender_user_id = 0) m),"
+  /* Summarises the blocks completed since the last report, for the next
+   * one (this statement reads the table as it was when it began). */
+  " fill AS ("
+  "  INSERT INTO report_blocks (conversation_id, sender_user_id, block, n,"
+  "   max_sent)"
+  "  SELECT t.conversation_id, coalesce(a.sender_user_id, 0), a.block, a.n,"
+  "   a.ms"
+  "  FROM (SELECT conversation_id, coalesce(maxb + 1, 0) AS b0,"
+  "    last_seq / 128 AS b1 FROM cb) t"
+  "  CROSS JOIN LATERAL ("
+  "   SELECT k.block, NULL::bigint AS sender_user_id,"
+  "    count(x.seq)::integer AS n, max(x.sent_at) AS ms"
+  "   FROM generate_series(t.b0, t.b1 - 1) k(block)"
+  "   LEFT JOIN messages x ON x.tracked"
+  "    AND x.conversation_id = t.conversation_id"
+  "    AND x.seq > k.block * 128 AND x.seq <= (k.block + 1) * 128"
+  "   GROUP BY k.block"
+  "   UNION ALL"
+  "   SELECT (x.seq - 1) / 128, x.sender_user_id, count(*)::integer,"
+  "    max(x.sent_at)"
+  "   FROM messages x"
+  "   WHERE x.tracked AND x.conversation_id = t.conversation_id"
+  "   AND x.seq > t.b0 * 128 AND x.seq <= t.b1 * 128"
+  "   AND x.sender_user_id IS NOT NULL"
+  "   GROUP BY 1, 2 OFFSET 0) a"
+  "  WHERE t.b0 < t.b1"
+  "  ON CONFLICT DO NOTHING),"
+  /* Per pair: unread tracked messages old enough, not the member's own,
+   * counted from the blocks between lo and hi and one by one before lo
+   * (from the marker to the first block boundary) and after hi; how many
+   * are unacknowledged DINGs; and whether the newest is old enough by
+   * herald_unread_seconds (then all are). */
   " pairs AS MATERIALIZED ("
-  "  SELECT w.user_id, w.conversation_id, w.read_seq, a.n, a.nd,"
-  "   herald_unread_seconds(w.user_id, a.newest, now()) >= $5::bigint"
-  "    AS whole"
+  "  SELECT w.user_id, w.conversation_id, w.read_seq,"
+  "   e.n + coalesce(k.n, 0) AS n, e.nd + coalesce(k.nd, 0) AS nd,"
+  "   herald_unread_seconds(w.user_id, greatest(e.newest, k.newest), now())"
+  "    >= $5::bigint AS whole"
   "  FROM who w"
-  "  JOIN conversations c ON c.id = w.conversation_id"
-  "   AND c.last_seq > w.read_seq"
+  "  JOIN cb ON cb.conversation_id = w.conversation_id"
+  "   AND cb.last_seq > w.read_seq"
+  "  CROSS JOIN LATERAL ("
+  "   SELECT (w.read_seq + 127) / 128 AS k0,"
+  "    (w.read_seq + 127) / 128 * 128 AS lo,"
+  "    CASE WHEN cb.kl >= (w.read_seq + 127) / 128 THEN (cb.kl + 1) * 128"
+  "     ELSE (w.read_seq + 127) / 128 * 128 END AS hi) r"
   "  CROSS JOIN LATERAL ("
   "   SELECT count(*) AS n, max(x.sent_at) AS newest,"
   "    count(*) FILTER (WHERE CASE WHEN x.kind = 'ding' THEN NOT EXISTS ("
   "     SELECT 1 FROM ding_recipients dr"
-  "     WHERE dr.conversation_id = x.conversation_id AND dr.seq = x.seq"
+  "     WHERE dr.conversation_id = w.conversation_id AND dr.seq = x.seq"
   "     AND dr.user_id = w.user_id AND dr.acked_at IS NOT NULL) END)"
   "     AS nd"
-  "   FROM messages x"
-  "   WHERE x.tracked AND x.conversation_id = w.conversation_id"
-  "   AND x.seq > w.read_seq"
-  "   AND x.sent_at <= now() - make_interval(secs => $5::bigint)"
-  "   AND x.sender_user_id IS DISTINCT FROM w.user_id) a"
-  "  WHERE a.n > 0),"
+  "   FROM (SELECT x.seq, x.sent_at, x.kind FROM messages x"
+  "    WHERE x.tracked AND x.conversation_id = w.conversation_id"
+  "    AND x.seq > w.read_seq AND x.seq <= r.lo"
+  "    AND x.sent_at <= now() - make_interval(secs => $5::bigint)"
+  "    AND x.sender_user_id IS DISTINCT FROM w.user_id"
+  "    UNION ALL"
+  "    SELECT x.seq, x.sent_at, x.kind FROM messages x"
+  "    WHERE x.tracked AND x.conversation_id = w.conversation_id"
+  "    AND x.seq > r.hi AND x.seq > w.read_seq"
+  "    AND x.sent_at <= now() - make_interval(secs => $5::bigint)"
+  "    AND x.sender_user_id IS DISTINCT FROM w.user_id) x) e"
+  "  LEFT JOIN LATERAL ("
+  "   SELECT sum(CASE WHEN b.sender_user_id = 0 THEN b.n ELSE -b.n END)"
+  "     AS n,"
+  "    max(b.max_sent) AS newest,"
+  "    (SELECT count(*) FROM messages x"
+  "     WHERE x.kind = 'ding' AND x.tracked"
+  "     AND x.conversation_id = w.conversation_id"
+  "     AND x.seq > r.lo AND x.seq <= r.hi"
+  "     AND x.sender_user_id IS DISTINCT FROM w.user_id"
+  "     AND NOT EXISTS (SELECT 1 FROM ding_recipients dr"
+  "      WHERE dr.conversation_id = w.conversation_id AND dr.seq = x.seq"
+  "      AND dr.user_id = w.user_id AND dr.acked_at IS NOT NULL)) AS nd"
+  "   FROM report_blocks b"
+  "   WHERE b.conversation_id = w.conversation_id"
+  "   AND b.sender_user_id IN (0, w.user_id)"
+  "   AND b.block >= r.k0 AND b.block <= cb.kl) k ON r.hi > r.lo"
+  "  WHERE e.n + coalesce(k.n, 0) > 0),"
   " cand AS ("
   "  SELECT f.user_id FROM ("
   "   SELECT p.user_id, sum(sum(p.n) FILTER (WHERE p.whole)) OVER ("
@@ -115,7 +203,10 @@ static const char REPORT_SQL[] =
   " detail AS MATERIALIZED ("
   "  SELECT p.user_id, p.conversation_id, x.seq, x.sender_user_id,"
   "   x.sender_bot_id, x.sent_at, x.kind = 'ding' AS ding,"
-  "   coalesce(a.acked, false) AS acked, p.whole,"
+  "   CASE WHEN x.kind = 'ding' THEN coalesce(("
+  "    SELECT dr.acked_at IS NOT NULL FROM ding_recipients dr"
+  "    WHERE dr.conversation_id = p.conversation_id AND dr.seq = x.seq"
+  "    AND dr.user_id = p.user_id), false) ELSE false END AS acked, p.whole,"
   "   herald_unread_seconds(p.user_id, x.sent_at, now()) AS unread_s"
   "  FROM pairs p"
   "  CROSS JOIN LATERAL ("
@@ -124,11 +215,8 @@ static const char REPORT_SQL[] =
   "   WHERE x.tracked AND x.conversation_id = p.conversation_id"
   "   AND x.seq > p.read_seq"
   "   AND x.sent_at <= now() - make_interval(secs => $5::bigint)"
-  "   AND x.sender_user_id IS DISTINCT FROM p.user_id) x"
-  "  LEFT JOIN LATERAL ("
-  "   SELECT dr.acked_at IS NOT NULL AS acked FROM ding_recipients dr"
-  "   WHERE x.kind = 'ding' AND dr.conversation_id = p.conversation_id"
-  "   AND dr.seq = x.seq AND dr.user_id = p.user_id OFFSET 0) a ON true"
+  "   AND x.sender_user_id IS DISTINCT FROM p.user_id"
+  "   ORDER BY x.seq LIMIT CASE WHEN p.whole THEN $8::bigint END) x"
   "  WHERE p.whole IS NOT TRUE OR p.user_id IN (SELECT user_id FROM cand)),"
   /* DINGs read but not acknowledged (unread ones are above). */
   " dk AS MATERIALIZED ("
@@ -172,11 +260,12 @@ static const char REPORT_SQL[] =
   "  q.sender_bot_id, q.sent_ms, q.unread_s, q.ding, q.acked,"
   "  NULL::text AS name, NULL::text AS dept, NULL::bigint AS n1,"
   "  NULL::bigint AS n2, q.ord"
-  " FROM (SELECT kk.*,"
-  "   floor(extract(epoch FROM kk.sent_at) * 1000)::bigint AS sent_ms,"
-  "   row_number() OVER (ORDER BY kk.user_id, kk.sent_at,"
-  "    kk.conversation_id, kk.seq) AS ord"
-  "  FROM kk ORDER BY ord LIMIT $8::bigint) q"
+  " FROM (SELECT l.*,"
+  "   floor(extract(epoch FROM l.sent_at) * 1000)::bigint AS sent_ms,"
+  "   row_number() OVER (ORDER BY l.user_id, l.sent_at, l.conversation_id,"
+  "    l.seq) AS ord"
+  "  FROM (SELECT * FROM kk ORDER BY user_id, sent_at, conversation_id, seq"
+  "   LIMIT $8::bigint) l) q"
   " UNION ALL"
   " SELECT 1, totu.user_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
   "  totu.display_name, totu.dept, totu.n, totu.nd, totu.user_id"

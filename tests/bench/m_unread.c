@@ -14,11 +14,14 @@
  *   org      the admin, whole organisation (scope org), --org-runs runs
  *
  * Each case gets a warm-up run per caller first (not counted): the figures
- * are for a database in service, whose working set is in memory. Prints
+ * are for a database in service, whose working set is in memory. Besides
+ * wall-clock p50/p99/max, each case reports the CPU time PostgreSQL spent
+ * per report (its backend's /proc figures, when it runs on this machine):
+ * on a shared machine that is the cost of the report itself. Prints
  * one RESULT line per case ("mode":"unread") and one for the size of the
  * read state ("mode":"unread_state"): members + read_ranges + feed +
  * feed_heads, per message and per message per member, against one row per
- * message per member.
+ * message per member; and the same without the receipt feed.
  */
 #include "bench.h"
 #include "store.h"
@@ -66,14 +69,17 @@ static int user_id(struct store_conn *c, const char *login, int64_t *id)
   return 0;
 }
 
-/* Times one case and emits its RESULT. 0 or -1. */
+/* Times one case and emits its RESULT. 0 or -1. backend: the pid of the
+ * PostgreSQL backend serving c (0 if unknown): its CPU time per report is
+ * what the report costs whatever else runs on the machine (wall times on
+ * a shared machine also hold the waits for a core). */
 static int run_case(struct store_conn *c, const struct unread_case *k,
-                    const struct unread_sizes *z)
+                    const struct unread_sizes *z, long backend)
 {
   struct store_report_query q = {.older_than_s = 7200, .scope = k->scope,
                                  .limit = 1000};
   double *ms = calloc(k->runs ? k->runs : 1, sizeof *ms);
-  double rows = 0, users = 0;
+  double rows = 0, users = 0, srv0 = 0, self0 = 0, srv_ms = -1, self_ms;
   json_t *r;
 
   if (!ms)
@@ -81,8 +87,13 @@ static int run_case(struct store_conn *c, const struct unread_case *k,
   for (uint64_t i = 0; i < k->runs + (uint64_t)k->n_callers; i++) {
     struct store_report rep;
     int64_t who = k->callers[i % (uint64_t)k->n_callers];
-    uint64_t t0 = bench_mono_ns();
+    uint64_t t0;
 
+    if (i == (uint64_t)k->n_callers) {   /* warmed up: start counting */
+      srv0 = backend ? bench_proc_cpu_s(backend) : -1;
+      self0 = bench_cpu_s();
+    }
+    t0 = bench_mono_ns();
     if (store_report_unread(c, who, &q, &rep) != STORE_OK) {
       bench_log("report for user id %lld: %s", (long long)who,
                 store_errmsg(c));
@@ -96,14 +107,18 @@ static int run_case(struct store_conn *c, const struct unread_case *k,
     }
     store_report_cleanup(&rep);
   }
+  if (srv0 >= 0 && bench_proc_cpu_s(backend) >= 0)
+    srv_ms = (bench_proc_cpu_s(backend) - srv0) * 1e3 / (double)k->runs;
+  self_ms = (bench_cpu_s() - self0) * 1e3 / (double)k->runs;
   qsort(ms, k->runs, sizeof *ms, cmp_double);
   rows /= (double)k->runs;
   users /= (double)k->runs;
   bench_log("report %-34s %9.0f unread rows, %5.0f users: p50 %7.1f ms, "
-            "p99 %7.1f ms, max %7.1f ms (%llu runs)",
+            "p99 %7.1f ms, max %7.1f ms (%llu runs); CPU per report: "
+            "PostgreSQL %.1f ms, client %.1f ms",
             k->label, rows, users, quantile(ms, k->runs, 0.5),
             quantile(ms, k->runs, 0.99), ms[k->runs - 1],
-            (unsigned long long)k->runs);
+            (unsigned long long)k->runs, srv_ms, self_ms);
   r = bench_result_new("unread");
   json_object_set_new(r, "impl", json_string("herald"));
   json_object_set_new(r, "case", json_string(k->name));
@@ -113,6 +128,9 @@ static int run_case(struct store_conn *c, const struct unread_case *k,
   bench_result_num(r, "p50_ms", quantile(ms, k->runs, 0.5), 3);
   bench_result_num(r, "p99_ms", quantile(ms, k->runs, 0.99), 3);
   bench_result_num(r, "max_ms", ms[k->runs - 1], 3);
+  if (srv_ms >= 0)
+    bench_result_num(r, "server_cpu_ms", srv_ms, 2);
+  bench_result_num(r, "client_cpu_ms", self_ms, 2);
   bench_result_num(r, "unread_rows", rows, 0);
   bench_result_num(r, "report_users", users, 0);
   json_object_set_new(r, "users", json_integer((json_int_t)z->users));
@@ -162,10 +180,12 @@ static int state_result(const char *db, const struct unread_sizes *z,
             (long long)nrows[3]);
   bench_log("read state: %.1f bytes per message, %.3f bytes and %.4f rows "
             "per message per member (%lld messages, %lld message-member "
-            "pairs)",
+            "pairs); without the feed %.1f bytes per message, %.4f rows per "
+            "message per member",
             (double)total / (double)msgs, (double)total / (double)deliveries,
             (double)total_rows / (double)deliveries, (long long)msgs,
-            (long long)deliveries);
+            (long long)deliveries, (double)(bytes[0] + bytes[1]) / (double)msgs,
+            (double)(nrows[0] + nrows[1]) / (double)deliveries);
   r = bench_result_new("unread_state");
   json_object_set_new(r, "messages", json_integer((json_int_t)msgs));
   json_object_set_new(r, "pairs", json_integer((json_int_t)deliveries));
@@ -180,6 +200,12 @@ static int state_result(const char *db, const struct unread_sizes *z,
                    (double)total / (double)deliveries, 3);
   bench_result_num(r, "rows_per_msg_member",
                    (double)total_rows / (double)deliveries, 4);
+  /* Without the receipt feed: the markers and the read ranges, which is
+   * what says who read what and when. */
+  bench_result_num(r, "state_bytes_per_msg",
+                   (double)(bytes[0] + bytes[1]) / (double)msgs, 1);
+  bench_result_num(r, "state_rows_per_msg_member",
+                   (double)(nrows[0] + nrows[1]) / (double)deliveries, 4);
   json_object_set_new(r, "users", json_integer((json_int_t)z->users));
   json_object_set_new(r, "groups", json_integer((json_int_t)z->groups));
   if (seed_s > 0)
@@ -206,10 +232,12 @@ static int find_callers(struct store_conn *c, const char *db,
     n_mgr_callers = (uint64_t)mgrs;
   if (n_mgr_callers > 16)
     n_mgr_callers = 16;
-  /* Managers spread over the list (so over the divisions). */
+  /* Managers spread over the list and over the divisions (manager k is in
+   * division (k - 1) % vps). */
   for (uint64_t i = 0; i < n_mgr_callers; i++) {
     snprintf(login, sizeof login, "mgr%03llu",
-             (unsigned long long)(1 + i * (uint64_t)mgrs / n_mgr_callers));
+             (unsigned long long)(1 + (i * (uint64_t)mgrs / n_mgr_callers +
+                                       i % (uint64_t)vps) % (uint64_t)mgrs));
     if (user_id(c, login, &k[0].callers[k[0].n_callers++]) != 0)
       return -1;
   }
@@ -268,6 +296,7 @@ int bench_cmd_unread(int argc, char **argv)
     {.name = "org", .scope = STORE_REPORT_ORG},
   };
   char db[1024], labels[4][64];
+  long backend;
   struct store_conn *c = NULL;
   double seed_s = 0;
   int rc = 1;
@@ -317,6 +346,17 @@ int bench_cmd_unread(int argc, char **argv)
     bench_log("connect: %s", store_errmsg(c));
     goto out;
   }
+  /* The measuring connection's backend: storage names its connections
+   * "herald", and nothing else uses this database. */
+  backend = (long)unread_query_i64(
+      db, "SELECT CASE WHEN count(*) = 1 THEN min(pid) ELSE 0 END"
+          " FROM pg_stat_activity WHERE datname = current_database()"
+          " AND application_name = 'herald'");
+  if (backend <= 0 || bench_proc_cpu_s(backend) < 0) {
+    bench_log("no CPU figures: PostgreSQL's backend is not a process of "
+              "this machine, or other clients use the database");
+    backend = 0;
+  }
   if (find_callers(c, db, n_mgr, k) != 0)
     goto out;
   k[0].runs = runs;
@@ -330,7 +370,7 @@ int bench_cmd_unread(int argc, char **argv)
   snprintf(labels[3], sizeof labels[3], "admin, whole org (scope org)");
   for (int i = 0; i < 4; i++) {
     k[i].label = labels[i];
-    if (run_case(c, &k[i], &z) != 0)
+    if (run_case(c, &k[i], &z, backend) != 0)
       goto out;
   }
   if (state_result(db, &z, seed_s) != 0)

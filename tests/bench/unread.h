@@ -24,10 +24,15 @@ struct unread_sizes {
  * each) and managers (~50 reports each). */
 void unread_shape(uint64_t users, uint64_t *vps, uint64_t *mgrs);
 
+/* Writes into out the conninfo `base` (key=value pairs or a URI) with
+ * option `key` set to `val`, as key=value pairs. 0, or -1 (logged) for a
+ * malformed conninfo or a too small buffer. */
+int unread_conninfo_set(const char *base, const char *key, const char *val,
+                        char *out, size_t cap);
+
 /* Creates (dropping it first if it exists) database `name` through the
  * admin connection `admin_conninfo`, and writes the conninfo of the new
- * database into out. `name`: lower-case letters, digits, '_'. The conninfo
- * must be key=value pairs (not a URI): " dbname=NAME" is appended. 0 or -1
+ * database into out. `name`: lower-case letters, digits, '_'. 0 or -1
  * (logged). */
 int unread_create_db(const char *admin_conninfo, const char *name, char *out,
                      size_t cap);

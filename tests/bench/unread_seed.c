@@ -28,13 +28,13 @@ void unread_shape(uint64_t users, uint64_t *vps, uint64_t *mgrs)
     *mgrs = 1;
 }
 
-/* Writes base with dbname replaced by db into out. 0 or -1. */
-static int with_dbname(const char *base, const char *db, char *out,
-                       size_t cap)
+int unread_conninfo_set(const char *base, const char *key, const char *val,
+                        char *out, size_t cap)
 {
   PQconninfoOption *opts, *o;
   char *err = NULL;
   size_t n = 0;
+  bool found = false;
 
   if (!(opts = PQconninfoParse(base, &err))) {
     bench_log("not a valid conninfo: %s", err ? err : "?");
@@ -42,22 +42,31 @@ static int with_dbname(const char *base, const char *db, char *out,
     return -1;
   }
   out[0] = '\0';
-  for (o = opts; o->keyword; o++) {
-    const char *v = strcmp(o->keyword, "dbname") == 0 ? db : o->val;
+  for (o = opts; ; o++) {
+    const char *k = o->keyword ? o->keyword : key;
+    const char *v = o->keyword ? o->val : val;
 
-    if (!v)
-      continue;
-    n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s='",
-                          n ? " " : "", o->keyword);
-    for (const char *p = v; *p && n + 3 < cap; p++) {
-      if (*p == '\'' || *p == '\\')
-        out[n++] = '\\';
-      out[n++] = *p;
-    }
-    if (n + 2 > cap)
+    if (!o->keyword && found)
       break;
-    out[n++] = '\'';
-    out[n] = '\0';
+    if (o->keyword && strcmp(o->keyword, key) == 0) {
+      v = val;
+      found = true;
+    }
+    if (v) {
+      n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s='",
+                            n ? " " : "", k);
+      for (const char *p = v; *p && n + 3 < cap; p++) {
+        if (*p == '\'' || *p == '\\')
+          out[n++] = '\\';
+        out[n++] = *p;
+      }
+      if (n + 2 > cap)
+        break;
+      out[n++] = '\'';
+      out[n] = '\0';
+    }
+    if (!o->keyword)
+      break;
   }
   PQconninfoFree(opts);
   if (n + 2 > cap) {
@@ -113,7 +122,7 @@ int unread_create_db(const char *admin_conninfo, const char *name, char *out,
   if (exec(c, sql) == 0) {
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
     if (exec(c, sql) == 0)
-      rc = with_dbname(admin_conninfo, name, out, cap);
+      rc = unread_conninfo_set(admin_conninfo, "dbname", name, out, cap);
   }
   PQfinish(c);
   return rc;

@@ -405,4 +405,145 @@ TEST(report_limit_keeps_the_first_rows)
   store_close(k.c);
 }
 
+/* What user uid should have in a report at threshold `older` (an SQL
+ * interval), counted the slow, obvious way: unread tracked messages not
+ * their own, plus DINGs read but not acknowledged; *dings the
+ * unacknowledged DINGs among all that. */
+static long long brute_unread(int64_t uid, const char *older, long long *dings)
+{
+  char sql[1400];
+  long long unread, read_dings;
+
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM members m JOIN messages x"
+           " ON x.conversation_id = m.conversation_id AND x.tracked"
+           " AND x.seq > m.read_seq AND x.sent_at <= now() - interval '%s'"
+           " AND x.sender_user_id IS DISTINCT FROM m.user_id"
+           " WHERE m.user_id = %lld AND m.left_seq IS NULL",
+           older, (long long)uid);
+  unread = pgtest_query_int(conninfo, sql);
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM members m JOIN ding_recipients dr"
+           " ON dr.user_id = m.user_id AND dr.conversation_id ="
+           " m.conversation_id AND dr.acked_at IS NULL"
+           " AND dr.seq <= m.read_seq JOIN messages x ON x.conversation_id ="
+           " dr.conversation_id AND x.seq = dr.seq"
+           " AND x.sent_at <= now() - interval '%s'"
+           " WHERE m.user_id = %lld AND m.left_seq IS NULL",
+           older, (long long)uid);
+  read_dings = pgtest_query_int(conninfo, sql);
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM members m JOIN messages x"
+           " ON x.conversation_id = m.conversation_id AND x.tracked"
+           " AND x.kind = 'ding' AND x.seq > m.read_seq"
+           " AND x.sent_at <= now() - interval '%s'"
+           " AND x.sender_user_id IS DISTINCT FROM m.user_id"
+           " WHERE m.user_id = %lld AND m.left_seq IS NULL AND NOT EXISTS ("
+           " SELECT 1 FROM ding_recipients dr WHERE dr.conversation_id ="
+           " x.conversation_id AND dr.seq = x.seq AND dr.user_id = m.user_id"
+           " AND dr.acked_at IS NOT NULL)",
+           older, (long long)uid);
+  *dings = pgtest_query_int(conninfo, sql) + read_dings;
+  return unread + read_dings;
+}
+
+/* Checks every recipient's totals, and the row count, against brute_unread
+ * at `older_s` seconds (`older` the same as an SQL interval). */
+static void check_totals(struct cast *k, int64_t older_s, const char *older)
+{
+  struct store_report_query q = {.older_than_s = older_s,
+                                 .scope = STORE_REPORT_ORG, .limit = 5};
+  const int64_t who[] = {k->a, k->b, k->x, k->m1, k->o, k->boss};
+  struct store_report r;
+  long long total = 0;
+
+  CHECK_INT(store_report_unread(k->c, k->root, &q, &r), ==, STORE_OK);
+  for (size_t i = 0; i < sizeof who / sizeof *who; i++) {
+    long long dings, want = brute_unread(who[i], older, &dings);
+    const struct store_report_user *u = NULL;
+
+    for (size_t j = 0; j < r.n_users; j++)
+      if (r.users[j].user_id == who[i])
+        u = &r.users[j];
+    total += want;
+    if (want == 0) {
+      CHECK(u == NULL);
+      continue;
+    }
+    CHECK(u != NULL);
+    if (u) {
+      CHECK_INT(u->unread, ==, want);
+      CHECK_INT(u->dings, ==, dings);
+    }
+  }
+  CHECK_INT(r.total_rows, ==, total);
+  CHECK_UINT(r.n_rows, ==, total < 5 ? (size_t)total : 5);
+  store_report_cleanup(&r);
+}
+
+/* Long conversations: the report counts whole blocks of 128 seqs from
+ * report_blocks (which it fills for the next run) and the partial ones
+ * message by message. Team gets 700 more messages over 30 days, the last
+ * 60 within the last hour, every 50th a DING (acknowledged by b only);
+ * markers sit at 0 (a), inside a block (b), on a block boundary (x) and
+ * among the recent messages (m1). Totals must match the obvious count
+ * before the blocks exist, after, and at another threshold. */
+TEST(report_counts_long_conversations_by_blocks)
+{
+  struct cast k = setup();
+  char sql[1024];
+
+  snprintf(sql, sizeof sql,
+           "INSERT INTO messages (conversation_id, seq, sender_user_id,"
+           " client_msg_id, kind, body, tracked, sent_at)"
+           " SELECT %lld, s, (ARRAY[%lld, %lld, %lld, %lld])[1 + s %% 4],"
+           " 'long-' || s, CASE WHEN s %% 50 = 0 THEN 'ding' ELSE 'text' END,"
+           " 'x', s %% 7 <> 0 OR s %% 50 = 0, now()"
+           " - CASE WHEN s > 643 THEN (703 - s) * interval '1 minute'"
+           " ELSE interval '30 days' - s * interval '1 hour' END"
+           " FROM generate_series(4, 703) s",
+           (long long)k.team, (long long)k.a, (long long)k.b,
+           (long long)k.x, (long long)k.m1);
+  pgtest_exec(conninfo, sql);
+  snprintf(sql, sizeof sql,
+           "UPDATE messages SET sent_at = now() - interval '31 days'"
+           " + seq * interval '1 minute' WHERE conversation_id = %lld"
+           " AND seq <= 3", (long long)k.team);
+  pgtest_exec(conninfo, sql);
+  snprintf(sql, sizeof sql,
+           "UPDATE conversations SET last_seq = 703 WHERE id = %lld",
+           (long long)k.team);
+  pgtest_exec(conninfo, sql);
+  snprintf(sql, sizeof sql,
+           "INSERT INTO dings (conversation_id, seq, urgency, schedule,"
+           " repeat_every, max_alerts) SELECT conversation_id, seq, 'normal',"
+           " '{}', '1 hour', 0 FROM messages WHERE conversation_id = %lld"
+           " AND kind = 'ding'", (long long)k.team);
+  pgtest_exec(conninfo, sql);
+  snprintf(sql, sizeof sql,
+           "INSERT INTO ding_recipients (conversation_id, seq, user_id,"
+           " acked_at) SELECT x.conversation_id, x.seq, m.user_id,"
+           " CASE WHEN m.user_id = %lld THEN now() END FROM messages x"
+           " JOIN members m ON m.conversation_id = x.conversation_id"
+           " AND m.user_id <> x.sender_user_id WHERE x.kind = 'ding'"
+           " AND x.conversation_id = %lld", (long long)k.b, (long long)k.team);
+  pgtest_exec(conninfo, sql);
+  snprintf(sql, sizeof sql,
+           "UPDATE members SET read_seq = CASE user_id WHEN %lld THEN 130"
+           " WHEN %lld THEN 256 WHEN %lld THEN 650 ELSE 0 END,"
+           " delivered_seq = 703 WHERE conversation_id = %lld",
+           (long long)k.b, (long long)k.x, (long long)k.m1,
+           (long long)k.team);
+  pgtest_exec(conninfo, sql);
+
+  check_totals(&k, 7200, "2 hours");       /* blocks not there yet */
+  CHECK_INT(pgtest_query_int(conninfo, "SELECT count(*) FROM report_blocks"
+                             " WHERE sender_user_id = 0"), ==, 5);
+  check_totals(&k, 7200, "2 hours");       /* blocks 0..4 */
+  check_totals(&k, 7200, "2 hours");
+  check_totals(&k, 3 * 86400, "3 days");   /* fewer blocks usable */
+  check_totals(&k, 30, "30 seconds");
+  store_close(k.c);
+}
+
 TEST_MAIN()
