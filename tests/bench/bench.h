@@ -16,6 +16,8 @@
  *   wsc.c       a small raw libwebsockets client (MQTT, send-only Herald)
  *   mqtt.c      MQTT 3.1.1 packet encoding and decoding
  *   m_*.c       one file per subcommand
+ *   unread_*    the seeding of `unread` (the only command that talks to
+ *               PostgreSQL itself; see unread.h)
  *
  * Everything runs on the loop thread.
  */
@@ -224,6 +226,7 @@ int bench_cmd_mqtt(int argc, char **argv);
 int bench_cmd_sends(int argc, char **argv);
 int bench_cmd_idle(int argc, char **argv);
 int bench_cmd_replay(int argc, char **argv);
+int bench_cmd_unread(int argc, char **argv);   /* m_unread.c, unread.h */
 int bench_cmd_report(int argc, char **argv);
 
 #endif

@@ -27,6 +27,8 @@ static const struct {
    "N authenticated idle connections: server memory per connection"},
   {"replay", bench_cmd_replay,
    "time to replay M missed messages to a reconnecting client"},
+  {"unread", bench_cmd_unread,
+   "seed 1M tracked messages, time the unread-over-2h report (PostgreSQL)"},
   {"report", bench_cmd_report,
    "print the table of a file of RESULT lines"},
 };

@@ -4,7 +4,7 @@
 #   tests/bench/run.sh                 the whole benchmark (about 6-8 min)
 #   tests/bench/run.sh --quick         small sizes, a smoke test (< 1 min
 #                                      once built)
-#   tests/bench/run.sh --only fanout,mqtt,sends,replay,idle
+#   tests/bench/run.sh --only fanout,mqtt,sends,replay,idle,unread
 #   tests/bench/run.sh --keep          keep the work directory (logs,
 #                                      results.jsonl) and print its path
 #
@@ -30,6 +30,12 @@
 #   replay  a client 10,000 messages behind reconnects
 #   idle    10,000 and 19,000 idle connections over 3 processes: server
 #           RSS per connection (on a freshly started heraldd)
+#   unread  issue 4's report: seeds 1,000 users (4-level tree), 200 groups,
+#           1,000,000 tracked messages and a month of reads (~2 min, ~2.5 GB),
+#           then times the unread-over-2h report for managers, VPs, the CEO
+#           and the admin, and sizes the read state (no heraldd: storage
+#           only; in the run's PostgreSQL, or in $HERALD_TEST_PG when set,
+#           where its database is dropped afterwards)
 set -euo pipefail
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/../.."
@@ -38,7 +44,7 @@ cmdline="$0${*:+ $*}"
 
 quick=0
 keep=0
-only=fanout,mqtt,sends,replay,idle
+only=fanout,mqtt,sends,replay,idle,unread
 hport=${HERALD_BENCH_PORT:-18740}
 mport=${HERALD_BENCH_MQTT_PORT:-18741}
 
@@ -57,8 +63,8 @@ done
 want() { [[ ",$only," == *",$1,"* ]]; }
 for s in ${only//,/ }; do
   case "$s" in
-    fanout|mqtt|sends|replay|idle) ;;
-    *) echo "run.sh: unknown scenario $s (fanout, mqtt, sends, replay, idle)" >&2; exit 2 ;;
+    fanout|mqtt|sends|replay|idle|unread) ;;
+    *) echo "run.sh: unknown scenario $s (fanout, mqtt, sends, replay, idle, unread)" >&2; exit 2 ;;
   esac
 done
 
@@ -66,11 +72,15 @@ if [ "$quick" = 1 ]; then
   nusers=120; fan_sizes="10 100"; warmup=0.5; duration=2; drain=5
   send_loads=2000,sat; missed=2000; reps=3
   idle_steps=500,1000; idle_warm=50; idle_per_proc=600
+  unread_opts=(--users 200 --groups 40 --messages 50000 --runs 50 --org-runs 5)
 else
   nusers=1000; fan_sizes="10 100 1000"; warmup=2; duration=10; drain=15
   send_loads=5000,sat; missed=10000; reps=5
   idle_steps=10000,19000; idle_warm=100; idle_per_proc=8000
+  unread_opts=(--users 1000 --groups 200 --messages 1000000 --runs 200 --org-runs 20)
 fi
+server=0
+for s in fanout mqtt sends replay idle; do want "$s" && server=1; done
 senders=64
 
 # ---- what we need ------------------------------------------------------
@@ -121,11 +131,13 @@ chmod 600 "$work/password"
 "$bin/heraldctl" --db "$db" init --org "Bench Co" --admin benchadmin \
   --display "Bench Admin" --password-file "$work/password" >/dev/null
 
-log "creating $nusers users and the groups"
-# Users share the admin's password hash (one argon2id hash, not thousands).
-# The per-row time-zone trigger of `users` reads pg_timezone_names (~30 ms a
-# row); every zone here is UTC, so this one session skips triggers.
-sql >/dev/null <<SQL
+# The organisation, users and groups of the server scenarios.
+if [ "$server" = 1 ]; then
+  log "creating $nusers users and the groups"
+  # Users share the admin's password hash (one argon2id hash, not thousands).
+  # The per-row time-zone trigger of `users` reads pg_timezone_names (~30 ms a
+  # row); every zone here is UTC, so this one session skips triggers.
+  sql >/dev/null <<SQL
 BEGIN;
 SET LOCAL session_replication_role = replica;
 INSERT INTO users (login, display_name, password_hash)
@@ -160,8 +172,9 @@ SELECT pg_temp.bench_group('replay', ARRAY['bench0001', 'benchreplay']);
 -- Planner statistics, as a database in service has them.
 ANALYZE;
 SQL
-conv() { sql -c "SELECT id FROM conversations WHERE title = '$1'"; }
-send_convs=$(sql -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM conversations WHERE title LIKE 'send%'")
+  conv() { sql -c "SELECT id FROM conversations WHERE title = '$1'"; }
+  send_convs=$(sql -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM conversations WHERE title LIKE 'send%'")
+fi
 
 # ---- servers ------------------------------------------------------------
 url=ws://127.0.0.1:$hport/
@@ -222,14 +235,16 @@ run() {   # runs herald-bench, keeping its RESULT lines; a failure is
   "$bench" "$@" | tee -a "$results" || log "herald-bench $1 failed"
 }
 
-start_heraldd
-log "heraldd $hpid on 127.0.0.1:$hport"
-{ for i in $(seq 1 "$nusers"); do printf 'bench%04d\n' "$i"; done; echo benchreplay; } >"$work/users"
-"$bench" login --url "$url" --users "$work/users" --password-file "$work/password" \
-  --out "$work/tokens" --parallel 8
-tokens=$work/tokens
-common=(--url "$url" --tokens "$tokens" --server-pid "$hpid")
-phase=(--warmup "$warmup" --duration "$duration" --drain "$drain")
+if [ "$server" = 1 ]; then   # heraldd and the users' tokens
+  start_heraldd
+  log "heraldd $hpid on 127.0.0.1:$hport"
+  { for i in $(seq 1 "$nusers"); do printf 'bench%04d\n' "$i"; done; echo benchreplay; } >"$work/users"
+  "$bench" login --url "$url" --users "$work/users" --password-file "$work/password" \
+    --out "$work/tokens" --parallel 8
+  tokens=$work/tokens
+  common=(--url "$url" --tokens "$tokens" --server-pid "$hpid")
+  phase=(--warmup "$warmup" --duration "$duration" --drain "$drain")
+fi
 
 # ---- scenarios ----------------------------------------------------------
 if want fanout; then
@@ -273,6 +288,14 @@ if want idle; then
     --first "$senders"
 fi
 stop_heraldd
+if want unread; then
+  # After the server scenarios, on a quiet database: seeding writes ~2.5 GB.
+  unread_admin=${HERALD_TEST_PG:-$admin_ci}
+  run unread --db "$unread_admin" --create herald_unread_bench "${unread_opts[@]}"
+  if [ -n "${HERALD_TEST_PG:-}" ]; then
+    psql "$unread_admin" -qc "DROP DATABASE IF EXISTS herald_unread_bench WITH (FORCE)" || true
+  fi
+fi
 
 # ---- the table ----------------------------------------------------------
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
