@@ -26,8 +26,8 @@
  *     blocks completed since the last run of a conversation in scope, in
  *     the same statement, for the next run.
  *   - "Unread for" comes from the SQL function herald_unread_seconds()
- *     and nowhere else: business time, outside the recipient's quiet hours (sql/
- *     0005_quiet_hours.sql). Two properties of ANY such measure make the
+ *     and nowhere else: business time, outside the recipient's quiet
+ *     hours (sql/0005_quiet_hours.sql). Two properties of ANY such measure make the
  *     counting exact without calling it per message: it never exceeds
  *     elapsed time (so the pre-filter sent_at <= now - N loses nothing),
  *     and it never grows as sent_at moves later (a later message has waited
