@@ -183,6 +183,9 @@ BEGIN
        WHERE m.conversation_id = v_conv.id AND m.left_seq IS NULL
          AND greatest(m.read_seq, m.reminded_seq) < v_cut
          AND u.active
+         -- SPEC §7.2: no reminder during the member's quiet hours; the
+         -- first sweep after their window ends makes it.
+         AND NOT herald_in_quiet(m.user_id, v_now)
          FOR NO KEY UPDATE OF m SKIP LOCKED
     ),
     due AS (

@@ -278,6 +278,52 @@ TEST(threshold_once_sender_excluded)
   store_close(k.c);
 }
 
+/* SPEC §7.2: a reminder that falls due while the member is in quiet hours
+ * waits for the end of the window. Bob and carol (UTC) on the org's default
+ * windows; the database's clock is moved with the test-clock offset. */
+TEST(deferred_during_quiet_hours)
+{
+  struct cast k = setup(3600);
+  struct store_feed_entry *e;
+  size_t n;
+
+  /* The default org windows back (setup removes them): weekdays
+   * 00:00-08:00 and 20:00-24:00, weekends whole. */
+  x("INSERT INTO quiet_windows (user_id, day_of_week, start_minute,"
+    " end_minute) SELECT NULL, d, w.s, w.e FROM generate_series(1, 5) d,"
+    " (VALUES (0, 480), (1200, 1440)) w(s, e)"
+    " UNION ALL VALUES (NULL::bigint, 0, 0, 1440), (NULL, 6, 0, 1440)");
+  say(&k, k.alice, k.group);
+  /* Sent Wednesday 2026-11-25 at 10:00 UTC. */
+  x("UPDATE messages SET sent_at = '2026-11-25 10:00Z'"
+    " WHERE conversation_id = %lld", (long long)k.group);
+  /* Wednesday 21:00: ten business hours unread, but quiet now. */
+  CHECK_INT(q("SELECT herald_unread_seconds(%lld, '2026-11-25 10:00Z',"
+              " '2026-11-25 21:00Z')", (long long)k.bob), ==, 36000);
+  CHECK_INT(q("SELECT herald_in_quiet(%lld, '2026-11-25 21:00Z')::int",
+              (long long)k.bob), ==, 1);
+  CHECK_INT(store_clock_set_offset(k.c, q("SELECT (extract(epoch FROM"
+            " timestamptz '2026-11-25 21:00Z' - now()) * 1000)::bigint")),
+            ==, STORE_OK);
+  sweep_none(k.c, 100);
+  /* Thursday 07:59: still quiet. */
+  CHECK_INT(store_clock_set_offset(k.c, q("SELECT (extract(epoch FROM"
+            " timestamptz '2026-11-26 07:59Z' - now()) * 1000)::bigint")),
+            ==, STORE_OK);
+  sweep_none(k.c, 100);
+  /* Thursday 08:01: the window is over; both are reminded, once. */
+  CHECK_INT(store_clock_set_offset(k.c, q("SELECT (extract(epoch FROM"
+            " timestamptz '2026-11-26 08:01Z' - now()) * 1000)::bigint")),
+            ==, STORE_OK);
+  e = sweep_all(k.c, 100, &n);
+  CHECK_UINT(n, ==, 2);
+  CHECK(find(e, n, k.bob, k.group) != NULL);
+  CHECK(find(e, n, k.carol, k.group) != NULL);
+  free(e);
+  sweep_none(k.c, 100);
+  store_close(k.c);
+}
+
 TEST(read_in_time_prevents_it)
 {
   struct cast k = setup(3600);
