@@ -83,6 +83,11 @@ static const struct cfg_entry settings[] = {
    "messages per replay page", NULL},
   {"shutdown-grace", CFG_INT, "10", 0, 300, OFF(shutdown_grace),
    "seconds to finish pending commits after SIGTERM", NULL},
+  {"test-clock-file", CFG_STR, "", 0, 0, OFF(test_clock_file),
+   "TEST ONLY, never in production: a file holding an offset in ms that "
+   "is added to the server's clock (and its database sessions' "
+   "herald_now()); re-read on SIGUSR2, forward only. Lets tests move time "
+   "by hours in a second", NULL},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

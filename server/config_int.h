@@ -37,6 +37,7 @@ struct srv_config {
   int commit_batch;       /* largest group commit, messages */
   int page_size;          /* messages per replay page */
   int shutdown_grace;     /* seconds to finish pending work on SIGTERM */
+  char *test_clock_file;  /* TEST ONLY: clock offset file (clock_int.h) */
 };
 
 enum srv_config_action {

@@ -2,6 +2,7 @@
  * dbpool.c — database threads and their hand-over to the loop (see
  * dbpool_int.h for the contract).
  */
+#include "clock_int.h"
 #include "dbpool_int.h"
 #include "log_int.h"
 
@@ -109,6 +110,10 @@ static void *thread_main(void *arg)
       break;   /* stopping and nothing left */
 
     conn = ensure_conn(pool, conn, &next_try, &backoff, &online);
+    /* The test clock (clock_int.h): a no-op unless the offset changed. A
+     * failure shows again in the jobs, which then see EUNAVAIL. */
+    if (conn)
+      (void)store_clock_set_offset(conn, srv_clock_offset_ms());
     if (pool->batch_fn) {
       pool->batch_fn(jobs, n, conn);
     } else {

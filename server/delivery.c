@@ -2,9 +2,11 @@
  * delivery.c — ordered, gapless delivery of conversation messages to
  * sessions, live and replayed (see delivery_int.h for the model).
  */
+#include "clock_int.h"
 #include "delivery_int.h"
 #include "dbpool_int.h"
 #include "log_int.h"
+#include "quiet_int.h"
 #include "server_int.h"
 #include "session_int.h"
 
@@ -148,10 +150,14 @@ static void fill_done(struct srv_dbjob *job)
     goto out;
   }
   if (fj->n > 0 && (items = calloc(fj->n, sizeof(*items)))) {
+    /* Pages, too, are delivered silently in the user's quiet hours. */
+    bool silent = srv_quiet_silent(srv, s->uid, srv_clock_now_ms());
+
     for (size_t i = 0; i < fj->n; i++) {
       if (fj->msgs[i].seq != pos->sent + (int64_t)k + 1)
         continue;   /* already sent live meanwhile */
-      srv_msg_from_store(&items[k++], &fj->msgs[i]);
+      srv_msg_from_store(&items[k], &fj->msgs[i]);
+      items[k++].silent = silent;
     }
   }
   if (k > 0) {
@@ -276,11 +282,16 @@ void srv_delivery_unsubscribe_all(struct srv_server *srv,
 
 /* The one delivery step: for each session subscribed to `conv` that is
  * behind `seq`, queue `frame` when it is exactly the next message and no
- * fill is running; otherwise (or without a frame) raise the fill target. */
+ * fill is running; otherwise (or without a frame) raise the fill target.
+ * When `src` (the message the frame encodes) is given, a recipient in
+ * quiet hours gets it with `silent` set instead: that variant is encoded
+ * once, on first need. */
 static void deliver(struct srv_server *srv, int64_t conv, int64_t seq,
-                    struct proto_shared *frame)
+                    struct proto_shared *frame, const struct proto_frame *src)
 {
   struct srv_subs *sub = srv_intmap_get(&srv->subs, conv);
+  struct proto_shared *quiet_frame = NULL;
+  uint64_t now = srv_clock_now_ms();
 
   note_last(srv, conv, seq);
   if (!sub)
@@ -294,7 +305,20 @@ static void deliver(struct srv_server *srv, int64_t conv, int64_t seq,
     if (!pos || !srv_session_open(s) || seq <= pos->sent)
       continue;
     if (frame && seq == pos->sent + 1 && !pos->filling) {
-      if (srv_session_queue(s, frame) == 0)
+      struct proto_shared *f = frame;
+
+      if (src && srv_quiet_silent(srv, s->uid, now)) {
+        if (!quiet_frame) {
+          struct proto_frame q = *src;
+
+          q.u.msg.silent = true;
+          if (proto_encode_shared(&q, LWS_PRE, &quiet_frame) != 0)
+            quiet_frame = NULL;
+        }
+        if (quiet_frame)
+          f = quiet_frame;
+      }
+      if (srv_session_queue(s, f) == 0)
         pos->sent = seq;
       continue;
     }
@@ -302,15 +326,34 @@ static void deliver(struct srv_server *srv, int64_t conv, int64_t seq,
       pos->target = seq;
     fill_start(srv, s, pos);
   }
+  if (quiet_frame)
+    proto_shared_unref(quiet_frame);
 }
 
 void srv_delivery_publish(struct srv_server *srv, int64_t conv, int64_t seq,
                           struct proto_shared *frame)
 {
-  deliver(srv, conv, seq, frame);
+  deliver(srv, conv, seq, frame, NULL);
+}
+
+void srv_delivery_publish_msg(struct srv_server *srv,
+                              const struct proto_frame *f)
+{
+  int64_t conv = (int64_t)f->u.msg.conv, seq = (int64_t)f->u.msg.seq;
+  struct proto_shared *sh;
+
+  if (proto_encode_shared(f, LWS_PRE, &sh) != 0) {
+    /* Cannot happen for a validated send; sessions fill from the store. */
+    srv_err("delivery", "cannot encode message %lld/%lld", (long long)conv,
+            (long long)seq);
+    deliver(srv, conv, seq, NULL, NULL);
+    return;
+  }
+  deliver(srv, conv, seq, sh, f);
+  proto_shared_unref(sh);
 }
 
 void srv_delivery_hint(struct srv_server *srv, int64_t conv, int64_t seq)
 {
-  deliver(srv, conv, seq, NULL);
+  deliver(srv, conv, seq, NULL, NULL);
 }

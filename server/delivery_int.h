@@ -39,9 +39,16 @@ void srv_delivery_unsubscribe_all(struct srv_server *srv,
                                   struct srv_session *s);
 
 /* A message was committed: `frame` is its encoded "msg" (shared; this
- * takes references as needed). */
+ * takes references as needed). Every recipient gets the frame as it is;
+ * for messages, srv_delivery_publish_msg sets `silent` per recipient. */
 void srv_delivery_publish(struct srv_server *srv, int64_t conv, int64_t seq,
                           struct proto_shared *frame);
+
+/* A message was committed: `f` is its "msg" frame (borrowed for the call).
+ * Encoded once, plus once with `silent` set when a recipient is in quiet
+ * hours (quiet_int.h). */
+void srv_delivery_publish_msg(struct srv_server *srv,
+                              const struct proto_frame *f);
 
 /* Message `seq` of `conv` exists but its frame is not at hand (a re-send
  * whose first commit was never published, or a commit on another node):

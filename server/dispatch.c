@@ -4,6 +4,7 @@
  * call the handler, and turn any error code into an error frame (and a
  * close, for protocol violations). Compare mosquitto's read_handle.c.
  */
+#include "clock_int.h"
 #include "dispatch_int.h"
 #include "log_int.h"
 #include "server_int.h"
@@ -41,6 +42,8 @@ static const struct route routes[PROTO_T_COUNT_] = {
   [PROTO_T_WHO_READ] = {srv_h_who_read, ROUTE_PEOPLE},
   /* Not people-only: a bot gets FORBIDDEN from storage, audited. */
   [PROTO_T_REPORT_UNREAD] = {srv_h_report_unread, 0},
+  [PROTO_T_QUIET_GET] = {srv_h_quiet_get, ROUTE_PEOPLE},
+  [PROTO_T_QUIET_SET] = {srv_h_quiet_set, ROUTE_PEOPLE},
   [PROTO_T_CONV_LIST] = {srv_h_conv_list, 0},
   [PROTO_T_CONV_CREATE] = {srv_h_conv_create, ROUTE_PEOPLE},
   [PROTO_T_CONV_MEMBERS] = {srv_h_conv_members, 0},
@@ -79,7 +82,7 @@ static int h_ping(struct srv_session *s, const struct proto_frame *f)
   proto_frame_init(&r, PROTO_T_PONG);
   r.id = f->id;
   r.u.pong.ts = f->u.ping.ts;
-  r.u.pong.now = srv_now_ms();
+  r.u.pong.now = srv_clock_now_ms();
   srv_session_send(s, &r);
   return 0;
 }

@@ -7,9 +7,11 @@
  * the same time whether or not the account exists. Failed attempts are
  * limited per account and per remote address (ratelimit_int.h).
  */
+#include "clock_int.h"
 #include "dbpool_int.h"
 #include "dispatch_int.h"
 #include "log_int.h"
+#include "quiet_int.h"
 #include "server_int.h"
 #include "session_int.h"
 
@@ -35,8 +37,26 @@ struct auth_job {
   uint8_t token_hash[HCR_TOKEN_HASH_LEN];
   char token[HCR_TOKEN_LEN + 1];   /* the new token (login only) */
   struct store_principal who;
+  struct store_quiet_state *quiet; /* users: for welcome.quiet; NULL when
+                                      it could not be read */
   int code;                     /* proto code to answer, 0 = welcome */
 };
+
+/* A user's quiet-hours state for the welcome, on the auth thread; a
+ * failure leaves it NULL (the welcome then says "not quiet" and the
+ * server fetches it again at once). */
+static void fetch_quiet(struct auth_job *aj, struct store_conn *conn)
+{
+  if (aj->who.kind != STORE_PRINCIPAL_USER ||
+      !(aj->quiet = malloc(sizeof(*aj->quiet))))
+    return;
+  if (store_quiet_get(conn, aj->who.id, 0, aj->quiet) != STORE_OK) {
+    srv_warn("auth", "quiet hours of user %lld: %s", (long long)aj->who.id,
+             store_errmsg(conn));
+    free(aj->quiet);
+    aj->quiet = NULL;
+  }
+}
 
 /* Copies at most cap-1 bytes, cut on a UTF-8 character boundary. */
 static void copy_str(char *dst, size_t cap, struct proto_str s)
@@ -57,6 +77,7 @@ static void auth_free(struct auth_job *aj)
     free(aj->password);
   }
   hcr_wipe(aj->token, sizeof(aj->token));
+  free(aj->quiet);
   srv_session_unref(aj->s);
   free(aj);
 }
@@ -64,6 +85,8 @@ static void auth_free(struct auth_job *aj)
 static void send_welcome(struct srv_session *s, struct auth_job *aj)
 {
   const struct srv_config *cfg = s->srv->cfg;
+  struct proto_window org[STORE_QUIET_WINDOWS_MAX],
+                      own[STORE_QUIET_WINDOWS_MAX];
   struct proto_frame f;
   struct proto_welcome *w = &f.u.welcome;
 
@@ -81,11 +104,13 @@ static void send_welcome(struct srv_session *s, struct auth_job *aj)
     w->token = (struct proto_str){aj->token, strlen(aj->token)};
     w->exp = (uint64_t)aj->who.expires_at_ms;
   }
-  w->now = srv_now_ms();
+  w->now = srv_clock_now_ms();
   w->tz = (struct proto_str){aj->who.time_zone, strlen(aj->who.time_zone)};
-  /* Quiet hours are computed by the quiet-hours engine (a later issue);
-   * until then the state says "not in quiet hours" in the user's zone. */
-  w->quiet.tz = w->tz;
+  /* Bots have no quiet hours: "not quiet", in their (UTC) zone. */
+  if (aj->quiet)
+    srv_quiet_to_proto(aj->quiet, &w->quiet, org, own);
+  else
+    w->quiet.tz = w->tz;
   w->lim.frame = (uint64_t)cfg->max_frame;
   w->lim.sframe = srv_max_server_frame(cfg);
   w->lim.body = (uint64_t)cfg->max_body;
@@ -127,6 +152,8 @@ static void auth_done(struct srv_dbjob *job)
   memcpy(s->token_hash, aj->token_hash, sizeof(s->token_hash));
   lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
   srv_sessions_authed(srv, s);
+  if (s->uid)
+    srv_quiet_user_seen(srv, s->uid, aj->quiet);
   srv_info("auth", "#%llu from %s: %s %s", (unsigned long long)s->serial,
            s->peer, aj->who.kind == STORE_PRINCIPAL_BOT ? "bot" : "user",
            aj->who.login);
@@ -165,6 +192,8 @@ static void login_run(struct srv_dbjob *job, struct store_conn *conn)
                             aj->s->srv->cfg->token_ttl, &aj->who);
   job->rc = rc;
   aj->code = rc == STORE_OK ? 0 : srv_code_from_store(rc);
+  if (rc == STORE_OK)
+    fetch_quiet(aj, conn);
 }
 
 static void hello_run(struct srv_dbjob *job, struct store_conn *conn)
@@ -179,6 +208,8 @@ static void hello_run(struct srv_dbjob *job, struct store_conn *conn)
   }
   rc = store_session_lookup(conn, aj->token_hash, &aj->who);
   job->rc = rc;
+  if (rc == STORE_OK)
+    fetch_quiet(aj, conn);
   aj->code = rc == STORE_OK         ? 0
              : rc == STORE_ENOTFOUND ? PROTO_E_BAD_CREDENTIALS
              : rc == STORE_EINVAL    ? PROTO_E_TOKEN_EXPIRED

@@ -2,7 +2,8 @@
  * h_read.c — read reports, live receipts to senders, and who-read lists.
  *
  * A `read` runs on a database thread in two steps: storage plans it (the
- * marker, the effective seq, the clamp bounds, the opt-out), the time is
+ * marker, the effective seq, the clamp bounds, the opt-out, whether the
+ * reader is in quiet hours: then no time is recorded), the time is
  * clamped to [sent time of that message, now] and sealed under the reader's
  * data key with the row bound in as associated data, and storage records
  * the range and one feed entry per sender whose tracked messages it
@@ -46,6 +47,7 @@ static void read_run(struct srv_dbjob *job, struct store_conn *conn)
   uint8_t dek[HCR_DEK_LEN], sealed[HCR_SEALED_TIME_LEN];
   const uint8_t *blob = NULL;
   int64_t at;
+  bool quiet;
   int rc;
 
   if (!conn) {
@@ -69,7 +71,14 @@ static void read_run(struct srv_dbjob *job, struct store_conn *conn)
   ad.to_seq = plan.upto;
   ad.reader_id = rj->s->uid;
   ad.dek_version = 0;
-  if (!(plan.user_opt_out && plan.org_allows_opt_out)) {
+  /* SPEC §7.3: a read in the reader's quiet hours counts as read, but its
+   * time is not recorded. The plan knows for "now"; an offline read that
+   * happened earlier is looked up at its own time (unknown: no time). */
+  quiet = plan.reader_quiet;
+  if (at != plan.now_ms &&
+      store_quiet_until(conn, rj->s->uid, at, &quiet, NULL) != STORE_OK)
+    quiet = true;
+  if (!quiet && !(plan.user_opt_out && plan.org_allows_opt_out)) {
     /* An erased reader records no time; a key that cannot be had right now
      * fails the read (retryable) rather than dropping its time for good. */
     rc = srv_datakey_get(srv, conn, rj->s->uid, 0, true, dek,

@@ -63,7 +63,6 @@ out:
 static void publish(struct srv_server *srv, struct send_job *sj)
 {
   struct proto_frame f;
-  struct proto_shared *sh;
   struct proto_msg *m = &f.u.msg;
 
   proto_frame_init(&f, PROTO_T_MSG);
@@ -77,15 +76,7 @@ static void publish(struct srv_server *srv, struct send_job *sj)
   m->body = (struct proto_str){sj->body, sj->in.body_len};
   m->ts = (uint64_t)sj->out.sent_at_ms;
   m->tracked = sj->out.tracked;
-  if (proto_encode_shared(&f, LWS_PRE, &sh) != 0) {
-    /* Cannot happen for a validated send; sessions fill from the store. */
-    srv_err("send", "cannot encode message %lld/%lld",
-            (long long)sj->out.conversation_id, (long long)sj->out.seq);
-    srv_delivery_hint(srv, sj->out.conversation_id, sj->out.seq);
-    return;
-  }
-  srv_delivery_publish(srv, sj->out.conversation_id, sj->out.seq, sh);
-  proto_shared_unref(sh);
+  srv_delivery_publish_msg(srv, &f);
 }
 
 static void send_done(struct srv_dbjob *job)

@@ -5,6 +5,7 @@
  */
 #include "delivery_int.h"
 #include "log_int.h"
+#include "quiet_int.h"
 #include "server_int.h"
 #include "session_int.h"
 
@@ -54,10 +55,13 @@ void srv_sessions_closed(struct srv_server *srv, struct srv_session *s)
         break;
       }
     }
-    if (head)
+    if (head) {
       srv_intmap_put(m, id, head);
-    else
+    } else {
       srv_intmap_del(m, id);
+      if (!s->bot_id)
+        srv_quiet_user_gone(srv, id);
+    }
   }
   s->user_next = NULL;
   srv_debug("session", "#%llu closed (%u open)",

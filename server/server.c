@@ -10,9 +10,11 @@
  * so that their acks go out, close every client with 1001, then destroy the
  * lws context and the pools; uv_run() returns when nothing is left.
  */
+#include "clock_int.h"
 #include "dbpool_int.h"
 #include "dispatch_int.h"
 #include "log_int.h"
+#include "quiet_int.h"
 #include "server_int.h"
 #include "session_int.h"
 
@@ -64,6 +66,8 @@ static void finish_stop(struct srv_server *srv)
   srv_dbpool_free(srv->reader);
   srv_dbpool_free(srv->auth);
   srv->writer = srv->reader = srv->auth = NULL;
+  srv_quiet_close(srv);
+  srv_clock_close(srv);
   close_handle((uv_handle_t *)&srv->drain_timer);
   close_handle((uv_handle_t *)&srv->sig_term);
   close_handle((uv_handle_t *)&srv->sig_int);
@@ -147,6 +151,8 @@ int srv_server_init(struct srv_server *srv, const struct srv_config *cfg,
   uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
   uv_signal_start(&srv->sig_int, on_signal, SIGINT);
 
+  if (srv_quiet_init(srv) != 0 || srv_clock_init(srv) != 0)
+    return -1;
   if (srv_ratelimit_init(&srv->login_by_account, 16384, 10, 30000) != 0 ||
       srv_ratelimit_init(&srv->login_by_peer, 16384, 30, 1000) != 0)
     return -1;
@@ -221,6 +227,7 @@ void srv_server_cleanup(struct srv_server *srv)
   }
   hcr_keycache_free(srv->keys);
   srv->keys = NULL;
+  srv_quiet_cleanup(srv);
   srv_ratelimit_cleanup(&srv->login_by_account);
   srv_ratelimit_cleanup(&srv->login_by_peer);
   srv_intmap_cleanup(&srv->users);

@@ -19,6 +19,7 @@
 struct hcr_keycache;
 struct srv_dbpool;
 struct srv_keyring;
+struct srv_quiet;
 struct srv_session;
 
 struct srv_server {
@@ -50,6 +51,12 @@ struct srv_server {
 
   struct srv_ratelimit login_by_account, login_by_peer;
 
+  /* The test clock (clock_int.h): SIGUSR2 re-reads test-clock-file. */
+  uv_signal_t sig_clock;
+  int clock_on;                  /* sig_clock is initialised */
+  /* Connected users' quiet-hours states (quiet_int.h). */
+  struct srv_quiet *quiet;
+
   int stopping;                  /* SIGTERM/SIGINT seen */
   uint64_t stop_deadline_ms;
 };
@@ -73,7 +80,9 @@ static inline uint64_t srv_max_server_frame(const struct srv_config *cfg)
   return 1024u * 1024u + 2u * (uint64_t)cfg->max_body;
 }
 
-/* Milliseconds since the epoch (wall clock), for frame times. */
+/* Milliseconds since the epoch (real wall clock) for rate limits and the
+ * shutdown timer. Times shown to users (frames, quiet hours) come from
+ * srv_clock_now_ms() (clock_int.h), which a test may move. */
 uint64_t srv_now_ms(void);
 
 /* The lws protocol callbacks: HTTP (http.c) and herald.v1 (ws.c). */

@@ -214,7 +214,7 @@ int store_bot_revoke(struct store_conn *c, int64_t bot_id)
     rc = bot_state(c, bot_id, name, &revoked);
   if (rc == STORE_OK && !revoked) {
     rc = store_exec(c, NULL,
-                    "UPDATE bots SET revoked_at = now() WHERE id = $1::bigint",
+                    "UPDATE bots SET revoked_at = herald_now() WHERE id = $1::bigint",
                     1, p);
     if (rc == STORE_OK)
       rc = store_audit(c, AUDIT_ACTOR, "bot.revoke", "name", name, NULL, NULL);

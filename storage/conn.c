@@ -137,6 +137,27 @@ void store_close(struct store_conn *c)
   free(c);
 }
 
+/* Sets herald.clock_offset_ms on the session (a reset session has none).
+ * A plain PQexec: store_exec would recurse into store_ensure. */
+static int apply_clock(struct store_conn *c)
+{
+  char sql[96];
+  PGresult *r;
+  int rc = STORE_OK;
+
+  if (c->clock_offset_ms == 0) {
+    r = PQexec(c->pg, "RESET herald.clock_offset_ms");
+  } else {
+    snprintf(sql, sizeof sql, "SET herald.clock_offset_ms = '%" PRId64 "'",
+             c->clock_offset_ms);
+    r = PQexec(c->pg, sql);
+  }
+  if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+    rc = store_translate(c, r);
+  PQclear(r);
+  return rc;
+}
+
 int store_ensure(struct store_conn *c)
 {
   if (!c->pg)
@@ -148,9 +169,25 @@ int store_ensure(struct store_conn *c)
                       "the connection to PostgreSQL was lost in a transaction");
   PQreset(c->pg);
   if (PQstatus(c->pg) == CONNECTION_OK)
-    return STORE_OK;
+    return c->clock_offset_ms ? apply_clock(c) : STORE_OK;
   copy_pq_message(c, PQerrorMessage(c->pg));
   return STORE_EUNAVAIL;
+}
+
+int store_clock_set_offset(struct store_conn *c, int64_t offset_ms)
+{
+  int64_t was = c->clock_offset_ms;
+  int rc;
+
+  store_clear(c);
+  if (offset_ms == was)
+    return STORE_OK;
+  c->clock_offset_ms = offset_ms;
+  if ((rc = store_ensure(c)) == STORE_OK)
+    rc = apply_clock(c);
+  if (rc != STORE_OK)
+    c->clock_offset_ms = was;
+  return rc;
 }
 
 int store_exec_bin(struct store_conn *c, PGresult **res, const char *sql,

@@ -83,7 +83,7 @@ static int member_insert(struct store_conn *c, int64_t conv, int64_t user,
                   " SET role = EXCLUDED.role, joined_seq = EXCLUDED.joined_seq,"
                   " read_seq = EXCLUDED.read_seq,"
                   " delivered_seq = EXCLUDED.delivered_seq, left_seq = NULL,"
-                  " joined_at = now()"
+                  " joined_at = herald_now()"
                   " WHERE m.left_seq IS NOT NULL"
                   " RETURNING 1", 4, p);
   if (rc == STORE_OK)

@@ -210,18 +210,18 @@ int store_user_key_destroy(struct store_conn *c, int64_t user_id)
   if (rc == STORE_OK)
     rc = store_exec(c, NULL,
                     "UPDATE user_keys SET wrapped = NULL,"
-                    " destroyed_at = coalesce(destroyed_at, now())"
+                    " destroyed_at = coalesce(destroyed_at, herald_now())"
                     " WHERE user_id = $1::bigint", 1, p);
   if (rc == STORE_OK)
     rc = store_exec(c, NULL,
                     "INSERT INTO user_keys (user_id, key_version, wrapped,"
                     " destroyed_at)"
-                    " SELECT $1::bigint, $2::integer, NULL, now()"
+                    " SELECT $1::bigint, $2::integer, NULL, herald_now()"
                     " WHERE NOT EXISTS (SELECT 1 FROM user_keys"
                     "  WHERE user_id = $1::bigint)"
                     " ON CONFLICT (user_id, key_version) DO UPDATE"
                     " SET wrapped = NULL,"
-                    " destroyed_at = coalesce(user_keys.destroyed_at, now())",
+                    " destroyed_at = coalesce(user_keys.destroyed_at, herald_now())",
                     2, p);
   if (rc == STORE_OK)
     rc = store_audit(c, AUDIT_ACTOR, "user.key_destroy", "user_id", ub, NULL,
@@ -413,7 +413,7 @@ int store_master_check_retire(struct store_conn *c, int64_t master_id)
   if (rc == STORE_OK)
     rc = store_exec(c, NULL,
                     "UPDATE master_key_checks"
-                    " SET retired_at = coalesce(retired_at, now())"
+                    " SET retired_at = coalesce(retired_at, herald_now())"
                     " WHERE master_id = $1::bigint", 1, p);
   if (rc == STORE_OK)
     rc = store_audit(c, AUDIT_ACTOR, "keys.retire", "master_id", mb, NULL,

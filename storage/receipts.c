@@ -49,9 +49,11 @@ static void blob_field(const PGresult *res, int r, int col, uint8_t *buf,
 static const char PLAN_SQL[] =
   "SELECT m.read_seq, least($3::bigint, c.last_seq),"
   " coalesce(floor(extract(epoch FROM x.sent_at) * 1000)::bigint, 0),"
-  " floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint,"
-  " u.read_time_opt_out, coalesce(o.read_time_opt_out_allowed, false)"
-  " FROM members m"
+  " floor(extract(epoch FROM k.t) * 1000)::bigint,"
+  " u.read_time_opt_out, coalesce(o.read_time_opt_out_allowed, false),"
+  " herald_in_quiet(m.user_id, k.t)"
+  " FROM (SELECT herald_clock_timestamp() AS t) k"
+  " CROSS JOIN members m"
   " JOIN conversations c ON c.id = m.conversation_id"
   " JOIN users u ON u.id = m.user_id"
   " LEFT JOIN org o ON o.singleton"
@@ -88,6 +90,7 @@ int store_read_plan(struct store_conn *c, int64_t reader_id,
   plan.now_ms = store_field_i64(res, 0, 3);
   plan.user_opt_out = store_field_bool(res, 0, 4);
   plan.org_allows_opt_out = store_field_bool(res, 0, 5);
+  plan.reader_quiet = store_field_bool(res, 0, 6);
   *out = plan;
 out:
   PQclear(res);
@@ -360,7 +363,7 @@ int store_read_times_purge(struct store_conn *c, size_t limit,
                     "WITH v AS ("
                     "  SELECT id FROM read_ranges"
                     "  WHERE read_time_sealed IS NOT NULL"
-                    "  AND recorded_at < now() - make_interval(days =>"
+                    "  AND recorded_at < herald_now() - make_interval(days =>"
                     "   coalesce((SELECT read_time_retention_days FROM org),"
                     "   90))"
                     "  ORDER BY recorded_at LIMIT $1::bigint),"

@@ -96,7 +96,7 @@ int store_session_create(struct store_conn *c, int64_t user_id,
     rc = store_exec_bin(c, &res,
                         "WITH d AS ("
                         " INSERT INTO devices (user_id, name, last_seen_at)"
-                        " VALUES ($1::bigint, $2, now())"
+                        " VALUES ($1::bigint, $2, herald_now())"
                         " ON CONFLICT (user_id, name)"
                         "  WHERE name <> '' AND revoked_at IS NULL"
                         " DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at"
@@ -105,7 +105,7 @@ int store_session_create(struct store_conn *c, int64_t user_id,
                         " INSERT INTO sessions (token_hash, user_id, device_id,"
                         "  expires_at)"
                         " SELECT $3::bytea, $1::bigint, d.id,"
-                        "  now() + $4::bigint * interval '1 second' FROM d"
+                        "  herald_now() + $4::bigint * interval '1 second' FROM d"
                         " RETURNING device_id, expires_at)"
                         " SELECT u.login, u.display_name, u.time_zone, u.role,"
                         "  s.device_id,"
@@ -167,14 +167,14 @@ int store_session_lookup(struct store_conn *c,
                       "WITH s AS ("
                       " SELECT s.id, s.user_id, s.device_id, s.expires_at,"
                       "  s.last_used_at, u.login, u.display_name, u.time_zone,"
-                      "  u.role, s.revoked_at IS NULL AND s.expires_at > now()"
+                      "  u.role, s.revoked_at IS NULL AND s.expires_at > herald_now()"
                       "  AND u.active AS valid"
                       " FROM sessions s JOIN users u ON u.id = s.user_id"
                       " WHERE s.token_hash = $1::bytea),"
                       " touch AS ("
-                      " UPDATE sessions t SET last_used_at = now() FROM s"
+                      " UPDATE sessions t SET last_used_at = herald_now() FROM s"
                       " WHERE t.id = s.id AND s.valid AND (s.last_used_at IS NULL"
-                      "  OR s.last_used_at < now() - interval '" TOUCH_INTERVAL "'))"
+                      "  OR s.last_used_at < herald_now() - interval '" TOUCH_INTERVAL "'))"
                       " SELECT 1 AS k, s.user_id, s.login, s.display_name,"
                       "  s.time_zone, s.role, coalesce(s.device_id, 0),"
                       "  floor(extract(epoch FROM s.expires_at) * 1000)::bigint,"
@@ -224,7 +224,7 @@ int store_session_revoke(struct store_conn *c,
   store_clear(c);
   /* coalesce keeps the first revocation time when revoked twice. */
   rc = store_exec_bin(c, &res,
-                      "UPDATE sessions SET revoked_at = coalesce(revoked_at, now())"
+                      "UPDATE sessions SET revoked_at = coalesce(revoked_at, herald_now())"
                       " WHERE token_hash = $1::bytea RETURNING id",
                       1, p, len, fmt);
   if (rc == STORE_OK && PQntuples(res) == 0)

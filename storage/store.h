@@ -649,6 +649,9 @@ struct store_read_plan {
   bool user_opt_out;       /* the reader opted out of read-time recording */
   bool org_allows_opt_out; /* ... and the org honours that: record no time
                               when both are true */
+  bool reader_quiet;       /* now_ms is in the reader's quiet hours: record
+                              no time (SPEC §7.3; for a read at another
+                              time ask store_quiet_until) */
 };
 
 /* Step 1. One statement, no lock. STORE_ENOTFOUND 'unknown conversation id
@@ -855,6 +858,126 @@ void store_report_cleanup(struct store_report *r);
 
 /* ======================================================================== */
 /* End of the issue-4 section. */
+
+/* ------------------------------------------------------------------------ */
+/* The database's clock (issue 5).
+ *
+ * Everything the database timestamps reads herald_now() (sql/
+ * 0007_quiet_hours.sql): now() plus an offset set per connection. Only
+ * heraldd's test-only test-clock-file setting ever sets one. */
+
+/* Sets the clock offset of this connection, in milliseconds (0: real
+ * time). A no-op when it is already in force; kept on the connection and
+ * applied again after a reconnect. STORE_OK, STORE_EUNAVAIL. Not inside a
+ * transaction. */
+int store_clock_set_offset(struct store_conn *c, int64_t offset_ms);
+
+/* ------------------------------------------------------------------------ */
+/* Quiet hours (issue 5, SPEC §7).
+ *
+ * Weekly windows in the user's IANA time zone: the org's (every user) plus
+ * the user's own additions. On the wire and here a window is (day 1..7,
+ * Monday first as in ISO 8601; start 0..1439 and end 0..1440 in minutes
+ * after local midnight; end < start crosses midnight into the next day,
+ * end 0 means midnight). An instant is quiet when its local wall-clock
+ * time lies in a window; the DST consequences (a skipped hour, a repeated
+ * hour) are spelled out in sql/0007_quiet_hours.sql. The engine is SQL:
+ * herald_quiet_state(user, at), herald_in_quiet(user, at),
+ * herald_quiet_until(user, at) (end of the current quiet stretch, for
+ * deferring alerts and reminders), herald_business_seconds(user, t1, t2)
+ * and herald_unread_seconds (reports). Times below are ms since the epoch;
+ * at_ms 0 means "the database's now" (herald_now()). */
+
+#define STORE_QUIET_WINDOWS_MAX 64
+
+struct store_quiet_window {
+  int day;      /* 1 = Monday ... 7 = Sunday */
+  int start;    /* 0..1439 */
+  int end;      /* 0..1440; end <= start crosses midnight */
+};
+
+struct store_quiet_state {
+  bool in_quiet;
+  int64_t until_ms;   /* end of the current quiet stretch; 0 when not in
+                         quiet hours, or when every hour is quiet */
+  int64_t next_ms;    /* start of the next quiet stretch (after until_ms
+                         when in quiet hours); 0 when there is none */
+  int64_t at_ms;      /* the instant this state is for */
+  char time_zone[STORE_TZ_MAX + 1];
+  /* The windows as given. Stored windows are split at midnight; a part
+   * ending at 24:00 and one starting at 00:00 the next day that together
+   * span less than a day are shown as the one window they were. */
+  struct store_quiet_window org[STORE_QUIET_WINDOWS_MAX];
+  size_t n_org;
+  struct store_quiet_window own[STORE_QUIET_WINDOWS_MAX];
+  size_t n_own;
+};
+
+/* Checks windows before they are stored: at most STORE_QUIET_WINDOWS_MAX,
+ * day 1..7, start 0..1439, end 0..1440, start != end. STORE_OK or
+ * STORE_EINVAL with a message naming the window, e.g. 'window 2: day must
+ * be 1 (Monday) to 7 (Sunday), got 9'. Needs no database (c may be NULL,
+ * then no message is kept). */
+int store_quiet_windows_check(struct store_conn *c,
+                              const struct store_quiet_window *w, size_t n);
+
+/* The user's quiet state at at_ms (0: now), zone and windows. Two
+ * statements. STORE_ENOTFOUND 'unknown user id N'. */
+int store_quiet_get(struct store_conn *c, int64_t user_id, int64_t at_ms,
+                    struct store_quiet_state *out);
+
+/* The state alone, for many users at once (the server refreshes the
+ * users it has connected when their quiet hours begin or end). */
+struct store_quiet_brief {
+  int64_t user_id;
+  bool known;         /* false: no such user (the rest is zero) */
+  bool in_quiet;
+  int64_t until_ms, next_ms, at_ms;  /* as in store_quiet_state */
+  char time_zone[STORE_TZ_MAX + 1];
+};
+
+/* The states of user_ids[0..n-1] at at_ms (0: now), in one statement:
+ * out[i] is for user_ids[i]. n may be 0. */
+int store_quiet_states(struct store_conn *c, const int64_t *user_ids,
+                       size_t n, int64_t at_ms,
+                       struct store_quiet_brief *out);
+
+/* Replaces the user's own windows with w[0..n-1] (n 0 clears them) and,
+ * when time_zone is non-NULL, sets the user's zone; one transaction.
+ * STORE_EINVAL for bad windows (as store_quiet_windows_check) or 'unknown
+ * time zone "x" ...'; STORE_ENOTFOUND unknown user. Audited
+ * ("quiet.set"). */
+int store_quiet_set(struct store_conn *c, int64_t user_id,
+                    const struct store_quiet_window *w, size_t n,
+                    const char *time_zone);
+
+/* The org's windows, and replacing them (n may be 0: no org quiet hours).
+ * Audited ("quiet.org_set"). Errors as store_quiet_set. */
+int store_quiet_org_get(struct store_conn *c, struct store_quiet_window *out,
+                        size_t *n);
+int store_quiet_org_set(struct store_conn *c,
+                        const struct store_quiet_window *w, size_t n);
+
+/* Whether at_ms (0: now) is in the user's quiet hours, and *until_ms: the
+ * end of the quiet stretch it falls in, or at_ms itself when it is not
+ * quiet (INT64_MAX when every hour is quiet). Either out may be NULL. One
+ * statement. STORE_ENOTFOUND for an unknown user. */
+int store_quiet_until(struct store_conn *c, int64_t user_id, int64_t at_ms,
+                      bool *in_quiet, int64_t *until_ms);
+
+/* Business seconds between from_ms and to_ms for the user: the time not
+ * in their quiet hours (0 when to <= from). STORE_ENOTFOUND unknown user. */
+int store_quiet_business_seconds(struct store_conn *c, int64_t user_id,
+                                 int64_t from_ms, int64_t to_ms,
+                                 int64_t *seconds);
+
+/* Recomputes every time zone's offset changes and every quiet profile,
+ * after the system's time zone database was updated. *zones (may be
+ * NULL) receives how many zones were recomputed. */
+int store_quiet_zones_refresh(struct store_conn *c, int *zones);
+
+/* ======================================================================== */
+/* End of the issue-5 quiet-hours section. */
 
 /* ------------------------------------------------------------------------ */
 /* The embedded PostgreSQL cluster.

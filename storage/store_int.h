@@ -16,6 +16,9 @@ struct store_conn {
    * be re-established under it (the rest would run outside the
    * transaction). */
   bool in_tx;
+  /* The herald.clock_offset_ms in force on this session (0: not set);
+   * applied again after a reconnect (store_clock_set_offset). */
+  int64_t clock_offset_ms;
   char errmsg[512];
 };
 

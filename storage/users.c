@@ -429,7 +429,7 @@ int store_user_deactivate(struct store_conn *c, const char *login)
   if (rc != STORE_OK || !active)
     goto out;
   rc = store_exec(c, NULL,
-                  "UPDATE users SET active = false, deactivated_at = now()"
+                  "UPDATE users SET active = false, deactivated_at = herald_now()"
                   " WHERE lower(login) = lower($1) AND active", 1, p);
   /* A deactivated account must not keep working through old tokens. */
   if (rc == STORE_OK) {
@@ -437,7 +437,7 @@ int store_user_deactivate(struct store_conn *c, const char *login)
     const char *q[1] = {store_i64(buf, id)};
 
     rc = store_exec(c, NULL,
-                    "UPDATE sessions SET revoked_at = now()"
+                    "UPDATE sessions SET revoked_at = herald_now()"
                     " WHERE user_id = $1::bigint AND revoked_at IS NULL", 1, q);
   }
   if (rc == STORE_OK)

@@ -89,6 +89,8 @@ TEST(dump_holds_no_read_time)
   ids[1] = carol;
   g = e2e_group(&srv, "Privacy", alice, ids, 2);
   g2 = e2e_group(&srv, "Second", alice, &bob, 1);
+  /* Read times are recorded only outside quiet hours (test_quiet.c). */
+  pgtest_exec(srv.db, "DELETE FROM quiet_windows");
   e2e_server_start(&srv, NULL);
   pa = peer_new(srv.url, "alice", NULL, true);
   pb = peer_new(srv.url, "bob", NULL, true);
@@ -205,6 +207,8 @@ TEST(moved_read_time_does_not_open)
   ids[1] = carol;
   g = e2e_group(&srv, "Moved", alice, ids, 2);
   g2 = e2e_group(&srv, "Elsewhere", alice, &bob, 1);
+  /* Read times are recorded only outside quiet hours (test_quiet.c). */
+  pgtest_exec(srv.db, "DELETE FROM quiet_windows");
   e2e_server_start(&srv, NULL);
   pa = peer_new(srv.url, "alice", NULL, true);
   pb = peer_new(srv.url, "bob", NULL, true);
@@ -355,6 +359,8 @@ TEST(erase_shreds_read_times_only)
   ids[0] = bob;
   ids[1] = carol;
   g = e2e_group(&srv, "Erase", alice, ids, 2);
+  /* Read times are recorded only outside quiet hours (test_quiet.c). */
+  pgtest_exec(srv.db, "DELETE FROM quiet_windows");
   e2e_server_start(&srv, NULL);
   pa = peer_new(srv.url, "alice", NULL, true);
   pb = peer_new(srv.url, "bob", NULL, true);

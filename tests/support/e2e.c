@@ -52,6 +52,8 @@ static void at_exit(void)
       waitpid(servers[i]->pid, NULL, 0);
       servers[i]->pid = 0;
     }
+    if (servers[i]->clock_file[0])
+      unlink(servers[i]->clock_file);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", servers[i]->dir);
     if (system(cmd) != 0)
       fprintf(stderr, "could not remove %s\n", servers[i]->dir);
@@ -139,6 +141,10 @@ void e2e_server_start(struct e2e_server *srv, const char *const *extra)
   argv[argc++] = listen;
   argv[argc++] = "--data-dir";
   argv[argc++] = srv->dir;
+  if (srv->clock_file[0]) {
+    argv[argc++] = "--test-clock-file";
+    argv[argc++] = srv->clock_file;
+  }
   for (; extra && *extra && argc < 62; extra++)
     argv[argc++] = *extra;
   argv[argc] = NULL;
@@ -264,12 +270,19 @@ int64_t e2e_org(struct e2e_server *srv, const char *admin_login)
 
 int64_t e2e_user(struct e2e_server *srv, const char *login)
 {
+  return e2e_user_tz(srv, login, "UTC");
+}
+
+int64_t e2e_user_tz(struct e2e_server *srv, const char *login,
+                    const char *tz)
+{
   struct store_conn *c = conn_of(srv);
   struct store_user_new u;
   char hash[HCR_PWHASH_LEN];
   int64_t id = 0;
 
   fill_user(&u, login, hash);
+  u.time_zone = tz;
   if (store_user_add(c, &u, &id) != STORE_OK)
     CHECK_FAIL("user add %s: %s", login, store_errmsg(c));
   store_close(c);
@@ -307,4 +320,84 @@ int64_t e2e_bot(struct e2e_server *srv, const char *name, int64_t owner,
 long long e2e_query_int(struct e2e_server *srv, const char *sql)
 {
   return pgtest_query_int(srv->db, sql);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The test clock. */
+
+static int64_t real_now_ms(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Replaces the file in one rename, so the server never reads half of it. */
+static void write_clock_file(struct e2e_server *srv)
+{
+  char tmp[320];
+  FILE *f;
+
+  snprintf(tmp, sizeof(tmp), "%s.tmp", srv->clock_file);
+  if (!(f = fopen(tmp, "w")))
+    CHECK_FAIL("cannot write %s: %s", tmp, strerror(errno));
+  fprintf(f, "%lld\n", (long long)srv->clock_offset_ms);
+  if (fclose(f) != 0 || rename(tmp, srv->clock_file) != 0)
+    CHECK_FAIL("cannot write %s: %s", srv->clock_file, strerror(errno));
+}
+
+void e2e_clock_use(struct e2e_server *srv, int64_t at_ms)
+{
+  snprintf(srv->clock_file, sizeof(srv->clock_file), "%s.clock", srv->log);
+  srv->clock_offset_ms = at_ms ? at_ms - real_now_ms() : 0;
+  write_clock_file(srv);
+}
+
+void e2e_clock_set(struct e2e_server *srv, int64_t at_ms)
+{
+  int64_t offset = at_ms - real_now_ms();
+  int before;
+  uint64_t deadline;
+
+  if (!srv->clock_file[0])
+    CHECK_FAIL("e2e_clock_set: call e2e_clock_use before starting");
+  /* The server refuses to go back; a target a moment behind the clock
+   * (the test computed it from an earlier now) is the clock as it is. */
+  if (offset < srv->clock_offset_ms)
+    offset = srv->clock_offset_ms;
+  srv->clock_offset_ms = offset;
+  write_clock_file(srv);
+  if (srv->pid <= 0)
+    return;
+  before = log_count(srv->log, "ms applied (now");
+  kill(srv->pid, SIGUSR2);
+  deadline = e2e_now_ms() + 30000;
+  while (log_count(srv->log, "ms applied (now") <= before) {
+    if (e2e_now_ms() > deadline) {
+      e2e_dump_logs();
+      CHECK_FAIL("heraldd did not apply the test clock within 30 s");
+    }
+    usleep(10000);
+  }
+}
+
+void e2e_clock_advance(struct e2e_server *srv, int64_t seconds)
+{
+  e2e_clock_set(srv, e2e_clock_now_ms(srv) + seconds * 1000);
+}
+
+int64_t e2e_clock_now_ms(const struct e2e_server *srv)
+{
+  return real_now_ms() + srv->clock_offset_ms;
+}
+
+int64_t e2e_ms(struct e2e_server *srv, const char *timestamptz)
+{
+  char sql[256];
+
+  snprintf(sql, sizeof(sql),
+           "SELECT floor(extract(epoch FROM timestamptz '%s') * 1000)",
+           timestamptz);
+  return (int64_t)pgtest_query_int(srv->db, sql);
 }

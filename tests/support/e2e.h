@@ -24,6 +24,10 @@ struct e2e_server {
   char dir[272];         /* its data directory (for its master key) */
   pid_t pid;             /* 0 when not running */
   int starts;            /* how many times it was started */
+  /* The test clock (e2e_clock_use): the file heraldd follows and the
+   * offset written to it. */
+  char clock_file[300];
+  int64_t clock_offset_ms;
 };
 
 /* Makes a database and picks a port. Does not start the server. */
@@ -65,6 +69,34 @@ int64_t e2e_bot(struct e2e_server *srv, const char *name, int64_t owner,
 /* Runs a query on the server's database and returns the first column of
  * the first row as an integer (for checks like "count(*)"). */
 long long e2e_query_int(struct e2e_server *srv, const char *sql);
+
+/* The test clock: heraldd's TEST-ONLY test-clock-file setting
+ * (server/clock_int.h), an offset in ms added to the server's time and to
+ * its database sessions' herald_now(). Times below are ms since the epoch
+ * as seen by the server.
+ *
+ * e2e_clock_use, before e2e_server_start: the server starts with its
+ * clock at `at_ms` (0: real time), and every later start too. */
+void e2e_clock_use(struct e2e_server *srv, int64_t at_ms);
+
+/* Moves a running server's clock forward to `at_ms` (or by `seconds`) and
+ * returns once the server has applied it: every database connection uses
+ * it for its next job, and every connected user's quiet-hours state is
+ * up to date (the server logs "test clock: offset N ms applied"). Fails
+ * the test after 30 s. Not running: only the file changes. */
+void e2e_clock_set(struct e2e_server *srv, int64_t at_ms);
+void e2e_clock_advance(struct e2e_server *srv, int64_t seconds);
+
+/* The server's "now". */
+int64_t e2e_clock_now_ms(const struct e2e_server *srv);
+
+/* A timestamptz literal as ms since the epoch, converted by PostgreSQL,
+ * e.g. e2e_ms(srv, "2026-03-11 21:00 America/New_York"). */
+int64_t e2e_ms(struct e2e_server *srv, const char *timestamptz);
+
+/* Like e2e_user, in the IANA zone `tz`. */
+int64_t e2e_user_tz(struct e2e_server *srv, const char *login,
+                    const char *tz);
 
 /* Prints the tail of every server log of this process to stderr. Called
  * automatically at exit when the test failed. */
