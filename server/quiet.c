@@ -314,6 +314,10 @@ void srv_quiet_resync(struct srv_server *srv,
   struct srv_quiet *q = srv->quiet;
   unsigned jobs;
 
+  if (q->closed || srv->stopping || !srv->reader) {
+    done(srv);
+    return;
+  }
   /* Timers were set for the old time; the answers re-arm them. */
   uv_timer_stop(&q->timer);
   q->timer_on = false;

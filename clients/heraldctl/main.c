@@ -45,6 +45,11 @@ static const struct command commands[] = {
   {"bot", "revoke", ctl_cmd_bot_revoke, "revoke a bot's token"},
   {"keys", "rotate", ctl_cmd_keys_rotate,
    "re-wrap every data key under a new master key (online)"},
+  {"quiet", "show", ctl_cmd_quiet_show, "a user's quiet hours and windows"},
+  {"quiet", "set", ctl_cmd_quiet_set,
+   "set a user's own quiet windows and time zone"},
+  {"quiet", "org", ctl_cmd_quiet_org,
+   "show or replace the organisation's quiet windows"},
   {NULL, "send", ctl_cmd_send, "send a message as a user (over the server)"},
   {NULL, "tail", ctl_cmd_tail, "follow a conversation as a user (over the server)"},
 };

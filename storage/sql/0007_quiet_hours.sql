@@ -329,6 +329,8 @@ $$;
 CREATE FUNCTION herald_quiet_profile_compute(p_owner bigint, p_zone text)
 RETURNS void LANGUAGE plpgsql SET jit = off AS $$
 BEGIN
+  -- See herald_quiet_profiles_refresh: one computation at a time.
+  PERFORM pg_advisory_xact_lock(7522537451345275240);
   IF NOT EXISTS (SELECT 1 FROM quiet_zones WHERE zone = p_zone) THEN
     PERFORM herald_quiet_zone_compute(p_zone);
   END IF;
@@ -400,6 +402,11 @@ RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   r record;
 BEGIN
+  -- Profile computations queue here until the holder commits, and each
+  -- statement below then takes a fresh snapshot (READ COMMITTED), so an
+  -- org change and a user's change made at the same time both end up in
+  -- the profiles, whichever commits first.
+  PERFORM pg_advisory_xact_lock(7522537451345275240);
   IF 0 = ANY (p_owners) THEN
     FOR r IN SELECT owner, zone FROM quiet_profiles ORDER BY owner, zone LOOP
       PERFORM herald_quiet_profile_compute(r.owner, r.zone);
@@ -462,12 +469,14 @@ CREATE TRIGGER quiet_windows_profiles_trunc AFTER TRUNCATE ON quiet_windows
 -- index probe here.
 CREATE FUNCTION users_quiet_profile() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM quiet_profiles
-                 WHERE owner = 0 AND zone = NEW.time_zone) THEN
-    PERFORM herald_quiet_profile_compute(0, NEW.time_zone);
-  END IF;
   IF TG_OP = 'UPDATE' AND NEW.time_zone IS DISTINCT FROM OLD.time_zone THEN
     PERFORM herald_quiet_profiles_refresh(ARRAY[NEW.id]);
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM quiet_profiles
+                 WHERE owner = 0 AND zone = NEW.time_zone) THEN
+    -- (Two transactions adding the first user of a zone both compute it;
+    -- the second upsert wins with the same result.)
+    PERFORM herald_quiet_profile_compute(0, NEW.time_zone);
   END IF;
   RETURN NULL;
 END $$;

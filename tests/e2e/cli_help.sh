@@ -3,9 +3,10 @@
 . "$(dirname "$0")/lib.sh"
 
 help=$("$HERALDD" --help)
-for opt in --listen --data-dir --db --log-level --max-frame --config --check-config; do
+for opt in --listen --data-dir --db --log-level --max-frame --config --check-config --test-clock-file; do
   expect_contains "$help" "$opt" "heraldd --help"
 done
+expect_contains "$help" "TEST ONLY, never in production" "test clock is marked test-only"
 out=$("$HERALDD" --check-config --listen 127.0.0.1:9999)
 expect_contains "$out" 'listen = "127.0.0.1:9999"' "check-config"
 
@@ -27,7 +28,7 @@ set -e
 expect_contains "$err" "log-level (file)" "file error"
 
 help=$("$HERALDCTL" --help)
-for cmd in init "user add" "user list" "user deactivate" "group create" "group add-member" "group list" "bot create" "keys rotate"; do
+for cmd in init "user add" "user list" "user deactivate" "group create" "group add-member" "group list" "bot create" "keys rotate" "quiet show" "quiet set" "quiet org"; do
   expect_contains "$help" "$cmd" "heraldctl --help"
 done
 echo "cli help: ok"

@@ -15,9 +15,11 @@
 #include "pgtest.h"
 #include "rawws.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NY "America/New_York"
 
@@ -241,6 +243,59 @@ TEST(quiet_hours_end_to_end)
 
   rawws_free(rn);
   rawws_free(rs);
+  rawws_free(ra);
+  e2e_server_stop(&srv);
+}
+
+/* The test clock refuses what it cannot use, and frames carry its time. */
+TEST(test_clock_input)
+{
+  struct proto_frame w, f, r;
+  struct rawws *ra;
+  FILE *fp;
+  int64_t at;
+
+  e2e_server_init(&srv);
+  e2e_org(&srv, "ada");
+  at = e2e_ms(&srv, "2031-06-02 12:00Z");
+  e2e_clock_use(&srv, at);
+  e2e_server_start(&srv, NULL);
+  ra = connect_as("ada", &w);
+  CHECK_INT((int64_t)w.u.welcome.now - at, <, 60000);
+  CHECK_INT((int64_t)w.u.welcome.now - at, >=, 0);
+  proto_frame_cleanup(&w);
+  /* Not an integer: refused, the clock stays. */
+  CHECK((fp = fopen(srv.clock_file, "w")) != NULL);
+  fputs("tomorrow\n", fp);
+  fclose(fp);
+  kill(srv.pid, SIGUSR2);
+  for (int i = 0; i < 500 && !e2e_log_count(&srv, "offset unchanged"); i++)
+    usleep(10000);
+  CHECK_INT(e2e_log_count(&srv, "must hold one integer"), ==, 1);
+  /* Backwards: refused. */
+  CHECK((fp = fopen(srv.clock_file, "w")) != NULL);
+  fprintf(fp, "%lld\n", (long long)(srv.clock_offset_ms - 3600000));
+  fclose(fp);
+  kill(srv.pid, SIGUSR2);
+  for (int i = 0; i < 500 && !e2e_log_count(&srv, "only moves forward");
+       i++)
+    usleep(10000);
+  CHECK_INT(e2e_log_count(&srv, "only moves forward"), ==, 1);
+  /* A day forward: pong's server time follows. */
+  e2e_clock_advance(&srv, 86400);
+  proto_frame_init(&f, PROTO_T_PING);
+  request(ra, &f, PROTO_T_PONG, &r);
+  CHECK_INT(r.type, ==, PROTO_T_PONG);
+  CHECK_INT((int64_t)r.u.pong.now - (at + 86400000), <, 60000);
+  CHECK_INT((int64_t)r.u.pong.now - (at + 86400000), >=, 0);
+  proto_frame_cleanup(&r);
+  rawws_free(ra);
+  e2e_server_stop(&srv);
+  /* A restarted server reads the same offset: its clock continues. */
+  e2e_server_start(&srv, NULL);
+  ra = connect_as("ada", &w);
+  CHECK_INT((int64_t)w.u.welcome.now - (at + 86400000), <, 60000);
+  proto_frame_cleanup(&w);
   rawws_free(ra);
   e2e_server_stop(&srv);
 }

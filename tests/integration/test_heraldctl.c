@@ -162,6 +162,9 @@ TEST(help_documents_every_option)
     {"group add-member", "GROUP LOGIN", NULL},
     {"group list", "--format", NULL},
     {"bot create", "--owner", "--group", "ONCE", NULL},
+    {"quiet show", "LOGIN", "--format", NULL},
+    {"quiet set", "--tz", "--window", "--clear", NULL},
+    {"quiet org", "--window", "--clear", NULL},
   };
   struct run r;
 
@@ -528,6 +531,70 @@ TEST(embedded_data_dir)
     store_close(c);
   }
   CHECK_INT(store_embedded_stop(e), ==, STORE_OK);
+}
+
+TEST(quiet_hours)
+{
+  struct run r;
+
+  setup(true);
+  init_org();
+  CTL(&r, NULL, "user", "add", "nina", "--display", "Nina", "--tz",
+      "America/New_York", "--password-file", pwfile);
+  EXPECT_OK(&r);
+  /* The org default, read back as windows. */
+  CTL(&r, NULL, "quiet", "show", "nina");
+  EXPECT_OK(&r);
+  CHECK_CONTAINS(r.out, "nina (America/New_York): ");
+  CHECK_CONTAINS(r.out, "Mon 20:00-08:00 (next day)");
+  CHECK_CONTAINS(r.out, "Sat 00:00-24:00");
+  CHECK_CONTAINS(r.out, "Own windows: none");
+  /* Own windows: a day, a list crossing midnight (Sun into Mon). */
+  CTL(&r, NULL, "quiet", "set", "nina", "--window", "Wed 12:00-13:00",
+      "--window", "Sat,Sun 22:00-02:00");
+  EXPECT_OK(&r);
+  CHECK_CONTAINS(r.out, "  Wed 12:00-13:00\n");
+  CHECK_CONTAINS(r.out, "  Sun 22:00-02:00 (next day)\n");
+  /* --tz alone keeps them. */
+  CTL(&r, NULL, "quiet", "set", "nina", "--tz", "Asia/Hong_Kong");
+  EXPECT_OK(&r);
+  CHECK_CONTAINS(r.out, "nina (Asia/Hong_Kong)");
+  CHECK_CONTAINS(r.out, "Wed 12:00-13:00");
+  CTL(&r, NULL, "quiet", "show", "nina", "--format", "json");
+  EXPECT_OK(&r);
+  CHECK_CONTAINS(r.out, "\"time_zone\": \"Asia/Hong_Kong\"");
+  CHECK_CONTAINS(r.out, "\"start\": 720");
+  /* Errors name the bad input. */
+  CTL(&r, NULL, "quiet", "set", "nina", "--tz", "Mars/Olympus");
+  EXPECT_FAIL(&r, 1, "unknown time zone \"Mars/Olympus\"");
+  CTL(&r, NULL, "quiet", "set", "nina", "--window", "Mon-Fro 20:00-08:00");
+  EXPECT_FAIL(&r, 2, "bad window \"Mon-Fro 20:00-08:00\": unknown day in "
+              "\"Mon-Fro\"");
+  CTL(&r, NULL, "quiet", "set", "nina", "--window", "Mon 20:00-25:00");
+  EXPECT_FAIL(&r, 2, "bad window \"Mon 20:00-25:00\": times must be");
+  CTL(&r, NULL, "quiet", "set", "nina", "--window", "Mon 09:00-09:00");
+  EXPECT_FAIL(&r, 2, "start and end are the same time");
+  CTL(&r, NULL, "quiet", "set", "nina");
+  EXPECT_FAIL(&r, 2, "nothing to set");
+  CTL(&r, NULL, "quiet", "set", "nina", "--clear", "--window",
+      "Mon 09:00-10:00");
+  EXPECT_FAIL(&r, 2, "--clear and --window exclude each other");
+  CTL(&r, NULL, "quiet", "show", "ghost");
+  EXPECT_FAIL(&r, 1, "unknown user \"ghost\"");
+  CTL(&r, NULL, "quiet", "set", "nina", "--clear");
+  EXPECT_OK(&r);
+  CHECK_CONTAINS(r.out, "Own windows: none");
+  /* The org's windows: replaced for everyone. */
+  CTL(&r, NULL, "quiet", "org", "--window", "Mon-Fri 20:00-08:00");
+  EXPECT_OK(&r);
+  CHECK_CONTAINS(r.out, "Fri 20:00-08:00 (next day)");
+  CHECK(strstr(r.out, "Sat 00:00") == NULL);
+  CTL(&r, NULL, "quiet", "org", "--tz", "UTC");
+  EXPECT_FAIL(&r, 2, "unknown option --tz");
+  CHECK_INT(pgtest_query_int(getenv("HERALD_DB"), "SELECT count(*) FROM"
+                             " quiet_windows WHERE user_id IS NULL"), ==, 10);
+  CHECK_INT(pgtest_query_int(getenv("HERALD_DB"), "SELECT count(*) FROM"
+                             " audit_log WHERE action LIKE 'quiet.%'"), ==, 4);
 }
 
 TEST_MAIN()

@@ -117,7 +117,12 @@ TEST(concurrent_migrate)
     CHECK_INT(WEXITSTATUS(st), <=, 9);
     total += WEXITSTATUS(st);
   }
-  CHECK_INT(total, ==, store_schema_version());
+  /* Every migration applied exactly once, by one of them (versions may
+   * have gaps, so count rows rather than trust the highest version). */
+  CHECK_INT(total, ==, pgtest_query_int(ci, "SELECT count(*) FROM"
+                                            " schema_migrations"));
+  CHECK_INT(pgtest_query_int(ci, "SELECT max(version) FROM schema_migrations"),
+            ==, store_schema_version());
   CHECK_INT(store_schema_current(c), ==, STORE_OK);
   store_close(c);
 }
