@@ -19,10 +19,12 @@ static void entry_from_row(const PGresult *res, int r, void *elem)
 
   e->user_id = store_field_i64(res, r, 0);
   e->fs = store_field_i64(res, r, 1);
-  e->kind = STORE_FEED_RECEIPT; /* the only kind so far (CHECK in 0004) */
   e->conversation_id = store_field_i64(res, r, 2);
   e->from_seq = store_field_i64(res, r, 3);
   e->to_seq = store_field_i64(res, r, 4);
+  /* 'ding' entries (0008) name the recipient whose row changed. */
+  e->ding_user_id = store_field_i64(res, r, 5);
+  e->kind = e->ding_user_id ? STORE_FEED_DING : STORE_FEED_RECEIPT;
 }
 
 int store_feed_after(struct store_conn *c, int64_t user_id, int64_t after_fs,
@@ -38,8 +40,8 @@ int store_feed_after(struct store_conn *c, int64_t user_id, int64_t after_fs,
   if (limit < 1 || limit > 100000)
     return store_fail(c, STORE_EINVAL, "limit must be 1-100000");
   rc = store_exec(c, &res,
-                  "SELECT user_id, fs, conversation_id, from_seq, to_seq"
-                  " FROM feed WHERE user_id = $1::bigint AND fs > $2::bigint"
+                  "SELECT user_id, fs, conversation_id, from_seq, to_seq,"
+                  " coalesce(ding_user_id, 0) FROM feed WHERE user_id = $1::bigint AND fs > $2::bigint"
                   " ORDER BY fs LIMIT $3::bigint", 3, p);
   if (rc == STORE_OK)
     rc = store_rows(c, res, sizeof(struct store_feed_entry), entry_from_row,

@@ -72,11 +72,12 @@ static const char REPORT_SQL[] =
   "  LEFT JOIN departments d ON d.id = u.department_id"
   "  WHERE ($6::bigint IS NULL OR s.conversation_id = $6::bigint)"
   "  AND ($7::bigint IS NULL OR u.department_id = $7::bigint)),"
-  /* Unread tracked messages (a DING among them says whether it was
-   * acknowledged anyway). */
+  /* Unread tracked messages; `ding` only where this member is one of the
+   * DING's recipients (a DING to others is an ordinary unread message for
+   * them), and then whether they acknowledged it anyway. */
   " unread AS ("
   "  SELECT w.user_id, w.conversation_id, x.seq, x.sender_user_id,"
-  "   x.sender_bot_id, x.sent_at, x.kind = 'ding' AS ding,"
+  "   x.sender_bot_id, x.sent_at, dr.user_id IS NOT NULL AS ding,"
   "   dr.acked_at IS NOT NULL AS acked, w.display_name, w.dept"
   "  FROM who w"
   "  JOIN conversations c ON c.id = w.conversation_id"
