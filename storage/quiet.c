@@ -195,8 +195,9 @@ static int write_windows(struct store_conn *c, int64_t user_id,
   int rc;
 
   rc = store_exec(c, NULL,
-                  user_id ? "DELETE FROM quiet_windows WHERE user_id = $1::bigint"
-                          : "DELETE FROM quiet_windows WHERE user_id IS NULL",
+                  user_id
+                    ? "DELETE FROM quiet_windows WHERE user_id = $1::bigint"
+                    : "DELETE FROM quiet_windows WHERE user_id IS NULL",
                   user_id ? 1 : 0, p);
   if (rc != STORE_OK || n == 0)
     return rc;
