@@ -87,18 +87,26 @@ static enum store_urgency urgency_of(const char *s)
  * 5 delivered, 6 read, 7 acked, 8 acked ms, 9 step, 10 escalated) and the
  * DING (11 sender user, 12 sender bot, 13 urgency). */
 static const char NOTES_SQL[] =
-  "SELECT e.u, e.fs, e.c, e.s, r.user_id, r.delivered_at IS NOT NULL,"
-  " coalesce(m.read_seq >= r.seq, false), r.acked_at IS NOT NULL,"
-  " coalesce(floor(extract(epoch FROM r.acked_at) * 1000)::bigint, 0),"
-  " r.step, r.escalated_at IS NOT NULL, x.sender_user_id, x.sender_bot_id,"
-  " d.urgency"
+  "SELECT e.u, e.fs, e.c, e.s, z.*"
   " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],"
   "  $5::bigint[]) WITH ORDINALITY AS e(u, fs, c, s, subj, o)"
-  " JOIN ding_recipients r ON r.conversation_id = e.c AND r.seq = e.s"
-  "  AND r.user_id = e.subj"
-  " JOIN dings d ON d.conversation_id = e.c AND d.seq = e.s"
-  " JOIN messages x ON x.conversation_id = e.c AND x.seq = e.s"
-  " LEFT JOIN members m ON m.conversation_id = e.c AND m.user_id = e.subj"
+  /* Primary-key probes per entry, kept apart from the unnest by the
+   * LIMIT (see herald_ding_notify in sql/0008_ding.sql). */
+  " CROSS JOIN LATERAL ("
+  "  SELECT r.user_id, r.delivered_at IS NOT NULL,"
+  "   coalesce((SELECT m.read_seq >= r.seq FROM members m"
+  "    WHERE m.conversation_id = r.conversation_id"
+  "    AND m.user_id = r.user_id), false),"
+  "   r.acked_at IS NOT NULL,"
+  "   coalesce(floor(extract(epoch FROM r.acked_at) * 1000)::bigint, 0),"
+  "   r.step, r.escalated_at IS NOT NULL, x.sender_user_id,"
+  "   x.sender_bot_id, d.urgency"
+  "  FROM ding_recipients r"
+  "  JOIN dings d ON d.conversation_id = r.conversation_id AND d.seq = r.seq"
+  "  JOIN messages x ON x.conversation_id = r.conversation_id"
+  "   AND x.seq = r.seq"
+  "  WHERE r.conversation_id = e.c AND r.seq = e.s AND r.user_id = e.subj"
+  "  LIMIT 1) AS z"
   " ORDER BY e.o";
 
 static void row_from(const PGresult *res, int r, int col,
