@@ -16,11 +16,14 @@
  *     recipient, `to` and `all` together, a bad urgency, an ack by a
  *     non-recipient, an ack twice, the board for others.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -563,6 +566,68 @@ TEST(quiet_hours_silent_deferred_critical_overrides)
             ==, 1);
   peer_free(pa);
   peer_free(pb);
+  e2e_server_stop(&srv);
+}
+
+/* A gateway that accepts connections and never answers, and one that is
+ * not there: each attempt ends at webhook-timeout and is recorded as
+ * failed, without an HTTP status, with curl's reason; the loop goes on
+ * serving meanwhile. */
+TEST(webhook_timeouts_and_refusals_are_recorded)
+{
+  static const char *const extra[] = {"--webhook-timeout", "1",
+                                      "--webhook-retries", "5", NULL};
+  struct sockaddr_in a;
+  socklen_t al = sizeof(a);
+  int mute = socket(AF_INET, SOCK_STREAM, 0);
+  int64_t alice, bob, group, ids[1], t;
+  struct peer *pa;
+  uint64_t to[1], esc[1] = {60}, seq;
+  char url[64];
+  uint64_t t0;
+
+  CHECK(mute >= 0);
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK_INT(bind(mute, (struct sockaddr *)&a, sizeof(a)), ==, 0);
+  CHECK_INT(listen(mute, 8), ==, 0);      /* never accept()ed */
+  CHECK_INT(getsockname(mute, (struct sockaddr *)&a, &al), ==, 0);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", ntohs(a.sin_port));
+
+  e2e_server_init(&srv);
+  alice = e2e_org(&srv, "alice");
+  bob = e2e_user(&srv, "bob");
+  ids[0] = bob;
+  group = e2e_group(&srv, "Ops", alice, ids, 1);
+  pgtest_exec(srv.db, "DELETE FROM quiet_windows");
+  sql(&srv, "UPDATE org SET escalation_webhook_url = '%s'", url);
+  e2e_clock_use(&srv, e2e_ms(&srv, "2026-03-11 10:00 UTC"));
+  e2e_server_start(&srv, extra);
+  pa = peer_new(srv.url, "alice", NULL, true);
+  to[0] = (uint64_t)bob;
+  seq = ding(pa, group, to, 1, PROTO_URG_URGENT, esc, 1);
+  t = sent_ms(group, seq);
+  /* Step 1 at +60 s, the escalation at +120 s: attempt 1 times out. */
+  e2e_clock_set(&srv, t + 60000);
+  t0 = e2e_now_ms();
+  e2e_clock_set(&srv, t + 120000);
+  CHECK_UINT(e2e_now_ms() - t0, >=, 900);
+  flush(pa);                              /* the loop kept serving */
+  CHECK_INT(q(&srv, "SELECT count(*) FROM escalation_attempts WHERE kind ="
+                    " 'webhook' AND attempt = 1 AND outcome = 'failed' AND"
+                    " http_status IS NULL AND detail ILIKE '%%time%%'"), ==, 1);
+  /* Nobody listens any more: attempt 2 is refused at once. */
+  close(mute);
+  e2e_clock_advance(&srv, 6);
+  CHECK_INT(q(&srv, "SELECT count(*) FROM escalation_attempts WHERE kind ="
+                    " 'webhook' AND attempt = 2 AND outcome = 'failed' AND"
+                    " http_status IS NULL AND next_retry_at IS NULL"), ==, 1);
+  /* webhook-retries had one retry: nothing is pending. */
+  CHECK_INT(q(&srv, "SELECT count(*) FROM ding_recipients WHERE"
+                    " webhook_due_at IS NOT NULL"), ==, 0);
+  CHECK_INT(e2e_log_count(&srv, "no retry left"), ==, 1);
+  peer_free(pa);
   e2e_server_stop(&srv);
 }
 
