@@ -3,11 +3,11 @@
  * the sender's board; the notes (feed entries with the row's state) that
  * every change produces; the org's DING policy.
  *
- * The changes themselves are SQL functions of sql/0008_ding.sql that
- * return the feed entries they appended; each call here runs the function
- * and reads the affected rows' states in one transaction, so a note never
- * shows a state older than its own change. The scheduler's side (due
- * steps, webhooks) is in ding_sched.c.
+ * The changes themselves are SQL functions of sql/0008_ding.sql, each one
+ * statement (one transaction), that return the feed entries they
+ * appended; each call here runs the function and then reads the affected
+ * rows' states for the notes. The scheduler's side (due steps, webhooks)
+ * is in ding_sched.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -228,9 +228,12 @@ int store_ding_notes(struct store_conn *c, const struct store_feed_entry *e,
   return rc;
 }
 
-/* BEGIN; `sql` (returning feed entries from column `col`); the notes;
- * COMMIT. *res (may be NULL) keeps the function's result for the caller's
- * own columns. */
+/* Runs `sql` (one statement, so one transaction: a herald_ding_*
+ * function returning the feed entries it appended from column `col`),
+ * then reads the notes of those entries. The notes come after the commit
+ * and so show the state as of then or later, which is what a note is for
+ * (the latest state wins); a change that appended nothing costs one round
+ * trip. *res_out (may be NULL) keeps the function's result. */
 static int change(struct store_conn *c, const char *sql, int n,
                   const char *const *params, int col, PGresult **res_out,
                   struct store_ding_note **notes, size_t *n_notes)
@@ -240,15 +243,10 @@ static int change(struct store_conn *c, const char *sql, int n,
   size_t nl = 0;
   int rc;
 
-  rc = store_begin(c);
-  if (rc == STORE_OK)
-    rc = store_exec(c, &res, sql, n, params);
+  rc = store_exec(c, &res, sql, n, params);
   if (rc == STORE_OK)
     rc = store_ding_notes_of(c, res, col, &list, &nl);
-  if (rc == STORE_OK)
-    rc = store_commit(c);
   if (rc != STORE_OK) {
-    store_rollback(c);
     free(list);
     PQclear(res);
     return rc;

@@ -1074,7 +1074,9 @@ struct store_ding_note {
 /* The DINGs seqs[0..n-1] of a conversation reached one of user_id's
  * devices; the first delivery of each is recorded and notified, later
  * ones (and non-DINGs, or DINGs not to them) change nothing. *notes
- * malloc'd (NULL when *n_notes is 0); free() it. One transaction. */
+ * malloc'd (NULL when *n_notes is 0); free() it. The change is one
+ * statement; the notes are read right after it (a second round trip only
+ * when something changed), so they show its state or a later one. */
 int store_ding_delivered(struct store_conn *c, int64_t user_id,
                          int64_t conversation_id, const int64_t *seqs,
                          size_t n, struct store_ding_note **notes,
