@@ -209,6 +209,8 @@ struct proto_ding_row {        /* one DING recipient's state */
 struct proto_ding_update {     /* frame "ding_update", feed items */
   uint64_t conv, seq, fs;
   struct proto_ding_row row;   /* flattened into the same map */
+  uint64_t from;               /* the DING's sender (user or bot id) */
+  enum proto_urgency urg;      /* its urgency */
 };
 
 struct proto_card_event {      /* frame "card_event", feed items */
@@ -397,6 +399,8 @@ struct proto_ding_alert {
   enum proto_urgency urg;
   uint64_t step;
   bool silent, overrode_quiet;
+  uint64_t about;              /* escalation notice to a manager: the
+                                  recipient who did not acknowledge */
 };
 struct proto_ding_board_result {
   uint64_t conv, seq;

@@ -128,6 +128,10 @@ static const struct proto_field f_ding_update[] = {
   PF_U(struct proto_ding_update, seq, PF_REQ, R_ID, "seq of the DING"),
   PF_U(struct proto_ding_update, fs, 0, R_ID, "feed sequence"),
   DING_ROW_FIELDS(struct proto_ding_update, row.),
+  PF_U(struct proto_ding_update, from, 0, R_ID,
+       "the DING's sender (user or bot id)"),
+  PF_E(struct proto_ding_update, urg, 0, proto_names_urgency,
+       "the DING's urgency"),
 };
 PROTO_SCHEMA(proto_schema_ding_update, struct proto_ding_update,
              "ding_update", f_ding_update, NULL);
@@ -341,6 +345,9 @@ static const struct proto_field f_ding_alert[] = {
   PF_B(struct proto_ding_alert, silent, "in quiet hours: show, no bell"),
   PF_B(struct proto_ding_alert, overrode_quiet,
        "critical DING delivered through quiet hours"),
+  PF_U(struct proto_ding_alert, about, 0, R_ID,
+       "escalation notice to a manager: the recipient who did not "
+       "acknowledge"),
 };
 PROTO_SCHEMA(proto_schema_ding_alert, struct proto_ding_alert, "ding_alert",
              f_ding_alert, NULL);

@@ -9,7 +9,8 @@ set -euo pipefail
 what=${1:-run}
 run_pkgs=(build-essential cmake pkg-config curl ca-certificates
   libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libpq-dev libmsgpack-dev
-  libsodium-dev libjansson-dev libncurses-dev postgresql-15)
+  libsodium-dev libjansson-dev libncurses-dev libcurl4-openssl-dev
+  postgresql-15)
 test_pkgs=(clang libclang-rt-14-dev tmux procps psmisc locales)
 
 pkgs=("${run_pkgs[@]}")

@@ -2,6 +2,7 @@
  * clock.c — the server's wall clock and the test clock (see clock_int.h).
  */
 #include "clock_int.h"
+#include "ding_int.h"
 #include "log_int.h"
 #include "quiet_int.h"
 #include "server_int.h"
@@ -87,6 +88,13 @@ static void log_applied(struct srv_server *srv)
            srv_clock_offset_ms(), when);
 }
 
+/* After the quiet-hours states: DING steps that the jump made due fire,
+ * and their webhook attempts are made, before the line tests wait for. */
+static void quiet_resynced(struct srv_server *srv)
+{
+  srv_ding_sched_now(srv, log_applied);
+}
+
 static void on_sigusr2(uv_signal_t *h, int signum)
 {
   struct srv_server *srv = h->data;
@@ -107,7 +115,7 @@ static void on_sigusr2(uv_signal_t *h, int signum)
   atomic_store(&offset_ms, v);
   /* Wall-clock timers (quiet hours) are re-evaluated for the new time;
    * the line a test waits for comes when that is done. */
-  srv_quiet_resync(srv, log_applied);
+  srv_quiet_resync(srv, quiet_resynced);
 }
 
 int srv_clock_init(struct srv_server *srv)

@@ -33,6 +33,8 @@ static int check_listen(struct srv_config *cfg, const char *v, char *err,
                         size_t errlen);
 static int check_log_level(struct srv_config *cfg, const char *v, char *err,
                            size_t errlen);
+static int check_retries(struct srv_config *cfg, const char *v, char *err,
+                         size_t errlen);
 
 #define OFF(f) offsetof(struct srv_config, f)
 
@@ -91,11 +93,44 @@ static const struct cfg_entry settings[] = {
    "is added to the server's clock (and its database sessions' "
    "herald_now()); re-read on SIGUSR2, forward only. Lets tests move time "
    "by hours in a second", NULL},
+  {"ding-poll", CFG_INT, "30", 1, 3600, OFF(ding_poll),
+   "most seconds between two looks at due DING steps (steps of DINGs "
+   "sent through this server are fired on time anyway; this bounds the "
+   "delay for those sent through another server on the same database)",
+   NULL},
+  {"webhook-timeout", CFG_INT, "10", 1, 120, OFF(webhook_timeout),
+   "seconds one DING escalation webhook request may take", NULL},
+  {"webhook-retries", CFG_STR, "10,60,300", 0, 0, OFF(webhook_retries),
+   "seconds to wait before each retry of a failed escalation webhook, "
+   "comma-separated (at most 16, each 1-86400; empty: no retry)",
+   check_retries},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
 static const char *source_names[] = {"default", "file", "environment", "flag"};
+
+static int check_retries(struct srv_config *cfg, const char *v, char *err,
+                         size_t errlen)
+{
+  const char *p = v;
+  int n = 0;
+
+  (void)cfg;
+  while (*p) {
+    char *end;
+    long s = strtol(p, &end, 10);
+
+    if (end == p || s < 1 || s > 86400 || ++n > 16 ||
+        (*end && *end != ',')) {
+      snprintf(err, errlen, "must be a comma-separated list of at most 16 "
+               "numbers of seconds, each 1-86400 (e.g. 10,60,300)");
+      return -1;
+    }
+    p = *end ? end + 1 : end;
+  }
+  return 0;
+}
 
 static int check_listen(struct srv_config *cfg, const char *v, char *err,
                         size_t errlen)

@@ -39,6 +39,10 @@ struct srv_config {
   int shutdown_grace;     /* seconds to finish pending work on SIGTERM */
   int sweep_interval;     /* seconds between reminder/retention sweeps */
   char *test_clock_file;  /* TEST ONLY: clock offset file (clock_int.h) */
+  /* DING escalations (ding_sched.c). */
+  int ding_poll;          /* most seconds between looks at due steps */
+  int webhook_timeout;    /* seconds one webhook request may take */
+  char *webhook_retries;  /* seconds before each retry, "10,60,300" */
 };
 
 enum srv_config_action {

@@ -5,6 +5,7 @@
 #include "clock_int.h"
 #include "delivery_int.h"
 #include "dbpool_int.h"
+#include "ding_int.h"
 #include "log_int.h"
 #include "quiet_int.h"
 #include "server_int.h"
@@ -64,6 +65,15 @@ void srv_msg_from_store(struct proto_msg *out, const struct store_message *m)
   out->body = (struct proto_str){m->body, m->body_len};
   out->ts = (uint64_t)m->sent_at_ms;
   out->tracked = m->tracked;
+  if (m->kind == STORE_MSG_DING) {
+    out->urg = m->urgency == STORE_URG_CRITICAL ? PROTO_URG_CRITICAL
+               : m->urgency == STORE_URG_URGENT ? PROTO_URG_URGENT
+                                                : PROTO_URG_NORMAL;
+    out->all = m->ding_all;
+    /* Ids are positive: the same bits as uint64_t. */
+    out->to = (const uint64_t *)m->ding_to;
+    out->nto = m->n_ding_to;
+  }
 }
 
 void srv_sync_part_done(struct srv_session *s)
@@ -175,6 +185,7 @@ static void fill_done(struct srv_dbjob *job)
     if (srv_session_send(s, &f) != 0)
       goto out;
     pos->sent = sent;
+    srv_ding_seen(srv, s, items, k);
   }
   if (fj->n == fj->limit || pos->target > pos->sent)
     fill_start(srv, s, pos);
@@ -318,8 +329,11 @@ static void deliver(struct srv_server *srv, int64_t conv, int64_t seq,
         if (quiet_frame)
           f = quiet_frame;
       }
-      if (srv_session_queue(s, f) == 0)
+      if (srv_session_queue(s, f) == 0) {
         pos->sent = seq;
+        if (src && src->u.msg.kind == PROTO_KIND_DING)
+          srv_ding_seen(srv, s, &src->u.msg, 1);
+      }
       continue;
     }
     if (seq > pos->target)

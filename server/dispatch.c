@@ -40,6 +40,9 @@ static const struct route routes[PROTO_T_COUNT_] = {
   [PROTO_T_HISTORY] = {srv_h_history, 0},
   [PROTO_T_READ] = {srv_h_read, ROUTE_PEOPLE},
   [PROTO_T_WHO_READ] = {srv_h_who_read, ROUTE_PEOPLE},
+  [PROTO_T_DING_ACK] = {srv_h_ding_ack, ROUTE_PEOPLE},
+  /* A bot that sent a DING sees its board too. */
+  [PROTO_T_DING_BOARD] = {srv_h_ding_board, 0},
   /* Not people-only: a bot gets FORBIDDEN from storage, audited. */
   [PROTO_T_REPORT_UNREAD] = {srv_h_report_unread, 0},
   [PROTO_T_QUIET_GET] = {srv_h_quiet_get, ROUTE_PEOPLE},

@@ -45,6 +45,8 @@ int srv_h_sync(struct srv_session *s, const struct proto_frame *f);
 int srv_h_history(struct srv_session *s, const struct proto_frame *f);
 int srv_h_read(struct srv_session *s, const struct proto_frame *f);
 int srv_h_who_read(struct srv_session *s, const struct proto_frame *f);
+int srv_h_ding_ack(struct srv_session *s, const struct proto_frame *f);
+int srv_h_ding_board(struct srv_session *s, const struct proto_frame *f);
 int srv_h_report_unread(struct srv_session *s, const struct proto_frame *f);
 int srv_h_quiet_get(struct srv_session *s, const struct proto_frame *f);
 int srv_h_quiet_set(struct srv_session *s, const struct proto_frame *f);

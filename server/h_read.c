@@ -19,6 +19,7 @@
 #include "datakey_int.h"
 #include "delivery_int.h"
 #include "dbpool_int.h"
+#include "ding_int.h"
 #include "dispatch_int.h"
 #include "log_int.h"
 #include "server_int.h"
@@ -36,6 +37,8 @@ struct read_job {
   uint64_t req;
   int64_t conv, seq, at_ms;
   struct store_read_result res;
+  struct store_ding_note *dings;   /* DINGs the read covered (notes) */
+  size_t ndings;
 };
 
 static void read_run(struct srv_dbjob *job, struct store_conn *conn)
@@ -103,6 +106,15 @@ static void read_run(struct srv_dbjob *job, struct store_conn *conn)
   job->rc = store_read_record(conn, rj->s->uid, rj->conv, ad.from_seq,
                               ad.to_seq, ad.dek_version, blob,
                               blob ? sizeof(sealed) : 0, &rj->res);
+  /* DINGs among the newly read messages: their senders (and managers
+   * following an escalation) hear it. The read itself stands either way;
+   * "read" is the marker, which the board shows whatever happens here. */
+  if (job->rc == STORE_OK && rj->res.moved &&
+      store_ding_read(conn, rj->s->uid, rj->conv, rj->res.old_seq,
+                      rj->res.read_seq, &rj->dings, &rj->ndings) != STORE_OK)
+    srv_warn("ding", "notifying the read of DINGs in conversation %lld by "
+             "user %lld failed: %s", (long long)rj->conv,
+             (long long)rj->s->uid, store_errmsg(conn));
 }
 
 struct receipt_job {
@@ -177,7 +189,9 @@ static void read_done(struct srv_dbjob *job)
     f.u.result.conv = (uint64_t)rj->conv;
     srv_session_send(s, &f);
     push_receipts(s->srv, &rj->res);
+    srv_ding_push_notes(s->srv, rj->dings, rj->ndings);
   }
+  free(rj->dings);
   free(rj->res.feed);
   srv_session_unref(s);
   free(rj);
@@ -360,6 +374,8 @@ struct feed_job {
   size_t n, cap;
   struct proto_remind reminds[FEED_PAGE];
   size_t nreminds;
+  struct proto_ding_update *dings;  /* DING rows (one per entry) */
+  size_t ndings;
   int64_t next;
   bool more;
 };
@@ -401,6 +417,10 @@ static void feed_run(struct srv_dbjob *job, struct store_conn *conn)
       fj->next = e[i].fs;
       continue;
     }
+    if (e[i].kind == STORE_FEED_DING) {
+      fj->next = e[i].fs;       /* below, all of the page's at once */
+      continue;
+    }
     job->rc = store_receipt_counts(conn, e[i].user_id, e[i].conversation_id,
                                    e[i].from_seq, e[i].to_seq, &counts, &nc);
     for (size_t k = 0; job->rc == STORE_OK && k < nc; k++) {
@@ -413,6 +433,18 @@ static void feed_run(struct srv_dbjob *job, struct store_conn *conn)
     }
     free(counts);
     fj->next = e[i].fs;
+  }
+  if (job->rc == STORE_OK) {
+    struct store_ding_note *notes = NULL;
+    size_t nn = 0;
+
+    job->rc = store_ding_notes(conn, e, ne, &notes, &nn);
+    if (job->rc == STORE_OK && nn &&
+        !(fj->dings = calloc(nn, sizeof(*fj->dings))))
+      job->rc = STORE_EINTERNAL;
+    for (size_t i = 0; job->rc == STORE_OK && i < nn; i++)
+      srv_ding_note_to_proto(&notes[i], &fj->dings[fj->ndings++]);
+    free(notes);
   }
   fj->more = ne == FEED_PAGE;
   free(e);
@@ -432,13 +464,15 @@ static void feed_done(struct srv_dbjob *job)
     srv_reply_error(s, s->sync_id, srv_code_from_store(job->rc), NULL, NULL);
     goto out;
   }
-  if (fj->n > 0 || fj->nreminds > 0) {
+  if (fj->n > 0 || fj->nreminds > 0 || fj->ndings > 0) {
     proto_frame_init(&f, PROTO_T_FEED);
     f.id = s->sync_id;
     f.u.feed.rcpt = fj->items;
     f.u.feed.nrcpt = fj->n;
     f.u.feed.remind = fj->reminds;
     f.u.feed.nremind = fj->nreminds;
+    f.u.feed.ding = fj->dings;
+    f.u.feed.nding = fj->ndings;
     f.u.feed.next = (uint64_t)fj->next;
     f.u.feed.more = fj->more;
     if (srv_session_send(s, &f) != 0)
@@ -451,6 +485,7 @@ static void feed_done(struct srv_dbjob *job)
     srv_sync_part_done(s);
 out:
   free(fj->items);
+  free(fj->dings);
   srv_session_unref(s);
   free(fj);
 }

@@ -8,9 +8,13 @@
  * message is published to the subscribed sessions. Because the one writer
  * commits batches in order and their done() callbacks run in order, each
  * conversation is published in seq order.
+ *
+ * A DING is committed with its message (its recipients checked by the
+ * database, per message); after the publish come its alerts (ding.c).
  */
 #include "dbpool_int.h"
 #include "delivery_int.h"
+#include "ding_int.h"
 #include "dispatch_int.h"
 #include "log_int.h"
 #include "server_int.h"
@@ -18,6 +22,7 @@
 
 #include "store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +38,28 @@ struct send_job {
   struct store_send_result out;
   char cmid[PROTO_CMID_MAX + 1];
   char *body;                  /* owned copy */
+  struct store_ding ding;      /* kind ding: in.ding points here */
+  int64_t *to;                 /* owned copies of the DING's lists */
+  int64_t *esc;
 };
+
+static enum store_urgency urgency_of(enum proto_urgency u)
+{
+  switch (u) {
+  case PROTO_URG_CRITICAL: return STORE_URG_CRITICAL;
+  case PROTO_URG_URGENT: return STORE_URG_URGENT;
+  default: return STORE_URG_NORMAL;
+  }
+}
+
+static void send_job_free(struct send_job *sj)
+{
+  store_send_results_cleanup(&sj->out, 1);
+  free(sj->to);
+  free(sj->esc);
+  free(sj->body);
+  free(sj);
+}
 
 void srv_send_batch(struct srv_dbjob **jobs, int n, struct store_conn *conn)
 {
@@ -73,6 +99,16 @@ static void publish(struct srv_server *srv, struct send_job *sj)
                                                            : PROTO_ACTOR_USER;
   m->cmid = (struct proto_str){sj->cmid, strlen(sj->cmid)};
   m->kind = PROTO_KIND_TEXT;
+  if (sj->in.kind == STORE_MSG_DING) {
+    m->kind = PROTO_KIND_DING;
+    m->urg = sj->ding.urgency == STORE_URG_CRITICAL ? PROTO_URG_CRITICAL
+             : sj->ding.urgency == STORE_URG_URGENT ? PROTO_URG_URGENT
+                                                    : PROTO_URG_NORMAL;
+    m->all = sj->ding.all;
+    /* Ids are positive: the same bits as uint64_t. */
+    m->to = (const uint64_t *)sj->ding.to;
+    m->nto = sj->ding.n_to;
+  }
   m->body = (struct proto_str){sj->body, sj->in.body_len};
   m->ts = (uint64_t)sj->out.sent_at_ms;
   m->tracked = sj->out.tracked;
@@ -93,9 +129,31 @@ static void send_done(struct srv_dbjob *job)
   }
   if (sj->out.rc != STORE_OK) {
     int nf = sj->out.rc == STORE_ENOTFOUND;
+    char field[32] = "", why[128] = "";
+
+    switch (sj->out.ding_fault) {
+    case STORE_DING_NOT_MEMBER:
+      snprintf(field, sizeof(field), "to[%d]", sj->out.ding_fault_at);
+      snprintf(why, sizeof(why), "user %lld is not a member of the "
+               "conversation", (long long)sj->to[sj->out.ding_fault_at]);
+      break;
+    case STORE_DING_SENDER:
+      snprintf(field, sizeof(field), "to[%d]", sj->out.ding_fault_at);
+      snprintf(why, sizeof(why), "the sender cannot be a recipient");
+      break;
+    case STORE_DING_NO_RECIPIENTS:
+      snprintf(field, sizeof(field), "all");
+      snprintf(why, sizeof(why), "the conversation has no other member");
+      break;
+    default:
+      if (nf) {
+        snprintf(field, sizeof(field), "conv");
+        snprintf(why, sizeof(why), "no such conversation, or not a member");
+      }
+      break;
+    }
     srv_reply_error(s, sj->req, srv_code_from_store(sj->out.rc),
-                    nf ? "conv" : NULL,
-                    nf ? "no such conversation, or not a member" : NULL);
+                    *field ? field : NULL, *why ? why : NULL);
     goto out;
   }
   /* Acknowledge first: the sender learns its seq before its own copy. */
@@ -109,14 +167,51 @@ static void send_done(struct srv_dbjob *job)
     f.u.ack.dup = sj->out.dup;
     srv_session_send(s, &f);
   }
-  if (sj->out.dup)
+  if (sj->out.dup) {
     srv_delivery_hint(srv, sj->out.conversation_id, sj->out.seq);
-  else
+  } else {
     publish(srv, sj);
+    if (sj->in.kind == STORE_MSG_DING)
+      srv_ding_sent(srv, &sj->in, &sj->out);
+  }
 out:
   srv_session_unref(s);
-  free(sj->body);
-  free(sj);
+  send_job_free(sj);
+}
+
+/* Copies the DING's lists into sj and checks what storage would refuse
+ * anyway, naming the field. Returns 0, or replies and returns 1. */
+static int ding_prepare(struct srv_session *s, const struct proto_frame *f,
+                        struct send_job *sj)
+{
+  const struct proto_send *in = &f->u.send;
+  char field[32];
+
+  for (size_t i = 1; i < in->nesc; i++) {
+    if (in->esc[i] <= in->esc[i - 1]) {
+      snprintf(field, sizeof(field), "esc[%zu]", i);
+      srv_reply_error(s, f->id, PROTO_E_BAD_VALUE, field,
+                      "the re-alert times must increase");
+      return 1;
+    }
+  }
+  if ((in->nto && !(sj->to = malloc(in->nto * sizeof(*sj->to)))) ||
+      (in->nesc && !(sj->esc = malloc(in->nesc * sizeof(*sj->esc))))) {
+    srv_reply_error(s, f->id, PROTO_E_NOMEM, NULL, NULL);
+    return 1;
+  }
+  for (size_t i = 0; i < in->nto; i++)
+    sj->to[i] = (int64_t)in->to[i];
+  for (size_t i = 0; i < in->nesc; i++)
+    sj->esc[i] = (int64_t)in->esc[i];
+  sj->ding.urgency = urgency_of(in->urg);
+  sj->ding.all = in->all;
+  sj->ding.to = sj->to;
+  sj->ding.n_to = in->nto;
+  sj->ding.esc_s = sj->esc;
+  sj->ding.n_esc = in->nesc;
+  sj->in.ding = &sj->ding;
+  return 0;
 }
 
 int srv_h_send(struct srv_session *s, const struct proto_frame *f)
@@ -125,9 +220,9 @@ int srv_h_send(struct srv_session *s, const struct proto_frame *f)
   const struct proto_send *in = &f->u.send;
   struct send_job *sj;
 
-  if (in->kind != PROTO_KIND_TEXT) {
+  if (in->kind == PROTO_KIND_CARD) {
     srv_reply_error(s, f->id, PROTO_E_BAD_VALUE, "kind",
-                    "only text messages are supported by this server yet");
+                    "card messages are not supported by this server yet");
     return 0;
   }
   if (in->body.len > (size_t)srv->cfg->max_body)
@@ -153,6 +248,14 @@ int srv_h_send(struct srv_session *s, const struct proto_frame *f)
   sj->in.body = sj->body;
   sj->in.body_len = in->body.len;
   sj->in.flagged = in->tracked;
+  if (in->kind == PROTO_KIND_DING) {
+    sj->in.kind = STORE_MSG_DING;
+    if (ding_prepare(s, f, sj) != 0) {
+      srv_session_unref(s);
+      send_job_free(sj);
+      return 0;
+    }
+  }
   s->inflight++;
   srv_dbpool_submit(srv->writer, &sj->job);
   return 0;

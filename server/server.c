@@ -12,6 +12,7 @@
  */
 #include "clock_int.h"
 #include "dbpool_int.h"
+#include "ding_int.h"
 #include "dispatch_int.h"
 #include "log_int.h"
 #include "quiet_int.h"
@@ -66,6 +67,8 @@ static void finish_stop(struct srv_server *srv)
     srv->lws_destroying = 1;
     lws_context_destroy(srv->lws);
   }
+  /* The scheduler first: its last round may still push to sessions. */
+  srv_ding_sched_close(srv);
   srv_dbpool_free(srv->writer);
   srv_dbpool_free(srv->reader);
   srv_dbpool_free(srv->auth);
@@ -169,6 +172,8 @@ int srv_server_init(struct srv_server *srv, const struct srv_config *cfg,
                              1, NULL);
   if (!srv->writer || !srv->reader || !srv->auth)
     return -1;
+  if (srv_ding_sched_init(srv) != 0)
+    return -1;
 
   memset(&info, 0, sizeof(info));
   foreign_loops[0] = &srv->loop;
@@ -232,6 +237,7 @@ void srv_server_cleanup(struct srv_server *srv)
   hcr_keycache_free(srv->keys);
   srv->keys = NULL;
   srv_quiet_cleanup(srv);
+  srv_ding_sched_cleanup(srv);
   srv_ratelimit_cleanup(&srv->login_by_account);
   srv_ratelimit_cleanup(&srv->login_by_peer);
   srv_intmap_cleanup(&srv->users);

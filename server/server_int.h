@@ -17,6 +17,7 @@
 #include "ratelimit_int.h"
 
 struct hcr_keycache;
+struct srv_ding_sched;
 struct srv_dbpool;
 struct srv_keyring;
 struct srv_quiet;
@@ -60,6 +61,8 @@ struct srv_server {
   int clock_on;                  /* sig_clock is initialised */
   /* Connected users' quiet-hours states (quiet_int.h). */
   struct srv_quiet *quiet;
+  /* The DING scheduler (ding_int.h). */
+  struct srv_ding_sched *ding;
 
   int stopping;                  /* SIGTERM/SIGINT seen */
   uint64_t stop_deadline_ms;

@@ -25,12 +25,15 @@ static void entry_from_row(const PGresult *res, int r, void *elem)
   e->conversation_id = store_field_i64(res, r, 2);
   e->from_seq = store_field_i64(res, r, 3);
   e->to_seq = store_field_i64(res, r, 4);
-  /* The kinds of the CHECK on feed.kind (0004, 0006). */
+  /* The kinds of the CHECK on feed.kind (0004, 0006, 0008); 'ding' entries
+   * name the recipient whose row changed. */
   store_field(res, r, 5, kind, sizeof kind);
   e->kind = strcmp(kind, "remind") == 0 ? STORE_FEED_REMIND
+            : strcmp(kind, "ding") == 0 ? STORE_FEED_DING
                                         : STORE_FEED_RECEIPT;
   e->count = store_field_i64(res, r, 6);
   e->since_ms = store_field_i64(res, r, 7);
+  e->ding_user_id = store_field_i64(res, r, 8);
 }
 
 int store_feed_after(struct store_conn *c, int64_t user_id, int64_t after_fs,
@@ -49,7 +52,8 @@ int store_feed_after(struct store_conn *c, int64_t user_id, int64_t after_fs,
                   "SELECT user_id, fs, conversation_id, from_seq, to_seq,"
                   " kind, coalesce(item_count, 0),"
                   " coalesce(floor(extract(epoch FROM since) * 1000), 0)"
-                  "::bigint FROM feed WHERE user_id = $1::bigint AND fs > $2::bigint"
+                  "::bigint, coalesce(ding_user_id, 0)"
+                  " FROM feed WHERE user_id = $1::bigint AND fs > $2::bigint"
                   " ORDER BY fs LIMIT $3::bigint", 3, p);
   if (rc == STORE_OK)
     rc = store_rows(c, res, sizeof(struct store_feed_entry), entry_from_row,

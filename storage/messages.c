@@ -32,7 +32,17 @@
 #define MSG_COLUMNS                                                         \
   "m.seq, m.sender_user_id, m.sender_bot_id, m.client_msg_id, m.kind,"     \
   " m.body, m.tracked, floor(extract(epoch FROM m.sent_at) * 1000)::bigint" \
-  " AS sent_ms"
+  " AS sent_ms, " DING_COLUMN
+
+/* A DING's urgency and recipients as "urgency all" or "urgency {ids}",
+ * looked up only for DINGs (a scalar subquery per DING row). */
+#define DING_COLUMN                                                         \
+  "CASE WHEN m.kind = 'ding' THEN (SELECT d.urgency || ' ' ||"             \
+  "  CASE WHEN d.all_members THEN 'all' ELSE (SELECT array_agg(r.user_id"  \
+  "  ORDER BY r.user_id)::text FROM ding_recipients r"                      \
+  "  WHERE r.conversation_id = d.conversation_id AND r.seq = d.seq) END"    \
+  "  FROM dings d WHERE d.conversation_id = m.conversation_id"              \
+  "  AND d.seq = m.seq) END AS ding"
 
 /* The first column says whether the reader may read; the LEFT JOIN keeps
  * that row (with NULL message columns) when there is no message, and the
@@ -42,7 +52,7 @@
 static const char AFTER_SQL[] =
   READER_OK
   " SELECT ok.ok, w.seq, w.sender_user_id, w.sender_bot_id, w.client_msg_id,"
-  " w.kind, w.body, w.tracked, w.sent_ms"
+  " w.kind, w.body, w.tracked, w.sent_ms, w.ding"
   " FROM ok LEFT JOIN LATERAL ("
   "  SELECT x.* FROM ("
   "   SELECT v.*, row_number() OVER (ORDER BY v.seq) AS rn,"
@@ -59,7 +69,7 @@ static const char AFTER_SQL[] =
 static const char BEFORE_SQL[] =
   READER_OK
   " SELECT ok.ok, w.seq, w.sender_user_id, w.sender_bot_id, w.client_msg_id,"
-  " w.kind, w.body, w.tracked, w.sent_ms"
+  " w.kind, w.body, w.tracked, w.sent_ms, w.ding"
   " FROM ok LEFT JOIN LATERAL ("
   "  SELECT " MSG_COLUMNS " FROM messages m"
   "  WHERE ok.ok AND m.conversation_id = $3::bigint"
@@ -71,8 +81,10 @@ void store_messages_free(struct store_message *m, size_t n)
 {
   if (!m)
     return;
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     free(m[i].body);
+    free(m[i].ding_to);
+  }
   free(m);
 }
 
@@ -83,6 +95,24 @@ static enum store_msg_kind kind_of(const char *s)
   if (strcmp(s, "card") == 0)
     return STORE_MSG_CARD;
   return STORE_MSG_TEXT;
+}
+
+/* Parses DING_COLUMN's "urgency all" / "urgency {1,2}" into m. */
+static int ding_of(const char *v, struct store_message *m)
+{
+  const char *sp = strchr(v, ' ');
+  size_t ul = sp ? (size_t)(sp - v) : 0;
+
+  if (!sp)
+    return -1;
+  m->urgency = ul == 8 && strncmp(v, "critical", 8) == 0 ? STORE_URG_CRITICAL
+               : ul == 6 && strncmp(v, "urgent", 6) == 0 ? STORE_URG_URGENT
+                                                          : STORE_URG_NORMAL;
+  if (strcmp(sp + 1, "all") == 0) {
+    m->ding_all = true;
+    return 0;
+  }
+  return store_i64_array_parse(sp + 1, &m->ding_to, &m->n_ding_to);
 }
 
 /* Turns the result of AFTER_SQL or BEFORE_SQL into *out / *n. */
@@ -128,6 +158,12 @@ static int rows_to_messages(struct store_conn *c, const PGresult *res,
     m->body_len = len;
     m->tracked = store_field_bool(res, r, 7);
     m->sent_at_ms = store_field_i64(res, r, 8);
+    if (m->kind == STORE_MSG_DING && !PQgetisnull(res, r, 9) &&
+        ding_of(PQgetvalue(res, r, 9), m) != 0) {
+      store_messages_free(list, (size_t)rows);
+      return store_fail(c, STORE_EINTERNAL, "bad DING row for seq %lld",
+                        (long long)m->seq);
+    }
   }
   *out = list;
   *n = (size_t)rows;

@@ -20,6 +20,12 @@
  * raced into another conversation on another node — it has rolled back as
  * a whole, and the messages are stored again one transaction each, so that
  * only the culprit fails.
+ *
+ * A batch that holds a DING goes through herald_send_batch_ding (sql/
+ * 0008_ding.sql) instead: the same batch plus, in the same statement and
+ * so the same transaction, the DINGs' recipients checked, their rows, the
+ * first alert step and the recipients' feed entries. Each DING travels
+ * as a small JSON object in an eighth array ('' for other messages).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -42,12 +48,19 @@
  * a deadlock is retried once the competing transaction has finished. */
 #define FALLBACK_TRIES 3
 
-enum { A_IS_BOT, A_SENDER, A_CMID, A_CONV, A_KIND, A_BODY, A_FLAGGED, N_ARRAYS };
+enum { A_IS_BOT, A_SENDER, A_CMID, A_CONV, A_KIND, A_BODY, A_FLAGGED,
+       A_DING, N_ARRAYS };
 
 static const char SEND_SQL[] =
   "SELECT r_idx, r_rc, r_conv, r_seq, r_sent_ms, r_tracked, r_dup"
   " FROM herald_send_batch($1::boolean[], $2::bigint[], $3::text[],"
   " $4::bigint[], $5::text[], $6::text[], $7::boolean[])";
+
+static const char SEND_DING_SQL[] =
+  "SELECT r_idx, r_rc, r_conv, r_seq, r_sent_ms, r_tracked, r_dup,"
+  " r_fault_at, r_rcpt, r_fs, r_due_ms"
+  " FROM herald_send_batch_ding($1::boolean[], $2::bigint[], $3::text[],"
+  " $4::bigint[], $5::text[], $6::text[], $7::boolean[], $8::text[])";
 
 static const char *kind_name(enum store_msg_kind k)
 {
@@ -129,6 +142,98 @@ static void arr_text(struct pgarr *a, const char *s, size_t n)
   arr_put(a, s, n);
 }
 
+static void buf_str(struct pgarr *b, const char *s)
+{
+  arr_put(b, s, strlen(s));
+}
+
+static void buf_i64s(struct pgarr *b, const int64_t *v, size_t n)
+{
+  char num[STORE_I64_BUF + 1];
+
+  buf_str(b, "[");
+  for (size_t i = 0; i < n; i++) {
+    snprintf(num, sizeof num, "%s%lld", i ? "," : "", (long long)v[i]);
+    buf_str(b, num);
+  }
+  buf_str(b, "]");
+}
+
+/* A DING as the JSON object herald_send_batch_ding reads: only numbers
+ * and fixed words, so nothing needs escaping. Written into `b`, which is
+ * reset first. */
+static void ding_json(struct pgarr *b, const struct store_ding *d)
+{
+  b->len = 0;
+  buf_str(b, "{\"urg\":\"");
+  buf_str(b, store_urgency_name(d->urgency));
+  buf_str(b, d->all ? "\",\"all\":true" : "\",\"all\":false,\"to\":");
+  if (!d->all)
+    buf_i64s(b, d->to, d->n_to);
+  if (d->n_esc) {
+    buf_str(b, ",\"esc\":");
+    buf_i64s(b, d->esc_s, d->n_esc);
+  }
+  buf_str(b, "}");
+}
+
+const char *store_urgency_name(enum store_urgency u)
+{
+  switch (u) {
+  case STORE_URG_NORMAL: return "normal";
+  case STORE_URG_URGENT: return "urgent";
+  case STORE_URG_CRITICAL: return "critical";
+  }
+  return NULL;
+}
+
+void store_send_results_cleanup(struct store_send_result *out, size_t n)
+{
+  for (size_t i = 0; out && i < n; i++) {
+    free(out[i].ding_rcpt);
+    free(out[i].ding_fs);
+    out[i].ding_rcpt = out[i].ding_fs = NULL;
+    out[i].n_ding_rcpt = 0;
+  }
+}
+
+/* A DING's own fields (membership is the database's to check). */
+static int check_ding(struct store_conn *c, const struct store_send *m)
+{
+  const struct store_ding *d = m->ding;
+
+  if (m->kind != STORE_MSG_DING)
+    return d ? store_fail(c, STORE_EINVAL, "only a DING has recipients")
+             : STORE_OK;
+  if (!d)
+    return store_fail(c, STORE_EINVAL, "a DING needs recipients");
+  if (!store_urgency_name(d->urgency))
+    return store_fail(c, STORE_EINVAL, "invalid DING urgency %d",
+                      (int)d->urgency);
+  if (d->all == (d->n_to > 0))
+    return store_fail(c, STORE_EINVAL,
+                      "a DING goes to every member or to named users");
+  if (d->n_to > STORE_DING_TO_MAX || (d->n_to && !d->to))
+    return store_fail(c, STORE_EINVAL, "a DING names 1-%d recipients",
+                      STORE_DING_TO_MAX);
+  for (size_t i = 0; i < d->n_to; i++)
+    if (d->to[i] < 1)
+      return store_fail(c, STORE_EINVAL, "to[%zu]: invalid user id %lld", i,
+                        (long long)d->to[i]);
+  if (d->n_esc > STORE_DING_ESC_MAX || (d->n_esc && !d->esc_s))
+    return store_fail(c, STORE_EINVAL, "esc: at most %d re-alerts",
+                      STORE_DING_ESC_MAX);
+  for (size_t i = 0; i < d->n_esc; i++) {
+    if (d->esc_s[i] < 1 || d->esc_s[i] > STORE_DING_ESC_S_MAX)
+      return store_fail(c, STORE_EINVAL, "esc[%zu]: %lld s is not 1-%d s", i,
+                        (long long)d->esc_s[i], STORE_DING_ESC_S_MAX);
+    if (i > 0 && d->esc_s[i] <= d->esc_s[i - 1])
+      return store_fail(c, STORE_EINVAL,
+                        "esc[%zu]: the re-alert times must increase", i);
+  }
+  return STORE_OK;
+}
+
 /* What would make the database refuse this message whatever the rest of
  * the batch holds, checked here so that it costs no round trip. */
 static int check_send(struct store_conn *c, const struct store_send *m)
@@ -152,26 +257,55 @@ static int check_send(struct store_conn *c, const struct store_send *m)
   /* U+0000 is valid UTF-8 but PostgreSQL text cannot hold it. */
   if (m->body_len && memchr(m->body, 0, m->body_len))
     return store_fail(c, STORE_EINVAL, "message body contains a NUL character");
+  return check_ding(c, m);
+}
+
+/* The DING columns of a result row (8..11 of SEND_DING_SQL) into *o, for
+ * a DING stored now. STORE_OK or STORE_EINTERNAL (out of memory, or
+ * arrays that do not match). */
+static int ding_columns(struct store_conn *c, PGresult *r, int row,
+                        struct store_send_result *o)
+{
+  size_t nr = 0, nf = 0;
+
+  if (PQgetisnull(r, row, 8))
+    return STORE_OK;
+  if (store_i64_array_parse(PQgetvalue(r, row, 8), &o->ding_rcpt, &nr) != 0 ||
+      store_i64_array_parse(PQgetvalue(r, row, 9), &o->ding_fs, &nf) != 0 ||
+      nr != nf) {
+    free(o->ding_rcpt);
+    free(o->ding_fs);
+    o->ding_rcpt = o->ding_fs = NULL;
+    return store_fail(c, STORE_EINTERNAL, "bad DING recipient arrays");
+  }
+  o->n_ding_rcpt = nr;
+  o->ding_due_ms = store_field_i64(r, row, 10);
   return STORE_OK;
 }
 
-/* Stores in[pick[0..k-1]] with one call of herald_send_batch — one
- * statement, one transaction — and fills res[pick[j]]. */
+/* Stores in[pick[0..k-1]] with one call of herald_send_batch (or, when a
+ * DING is among them, herald_send_batch_ding) — one statement, one
+ * transaction — and fills res[pick[j]]. */
 static int store_some(struct store_conn *c, const struct store_send *in,
                       const size_t *pick, size_t k,
                       struct store_send_result *res)
 {
   static const uint32_t oids[N_ARRAYS] = {OID_BOOL, OID_INT8, OID_TEXT,
                                           OID_INT8, OID_TEXT, OID_TEXT,
-                                          OID_BOOL};
-  struct pgarr a[N_ARRAYS];
+                                          OID_BOOL, OID_TEXT};
+  struct pgarr a[N_ARRAYS], js;
   const char *p[N_ARRAYS];
   int len[N_ARRAYS], fmt[N_ARRAYS];
   PGresult *r = NULL;
-  int rc = STORE_OK, rows;
+  int rc = STORE_OK, rows, narrays = A_DING;
+  size_t filled = 0;
 
   memset(a, 0, sizeof a);
-  for (int i = 0; i < N_ARRAYS; i++)
+  memset(&js, 0, sizeof js);
+  for (size_t j = 0; j < k; j++)
+    if (in[pick[j]].kind == STORE_MSG_DING)
+      narrays = N_ARRAYS;
+  for (int i = 0; i < narrays; i++)
     arr_begin(&a[i], oids[i], k);
   for (size_t j = 0; j < k; j++) {
     const struct store_send *m = &in[pick[j]];
@@ -183,9 +317,15 @@ static int store_some(struct store_conn *c, const struct store_send *in,
     arr_text(&a[A_KIND], kind_name(m->kind), strlen(kind_name(m->kind)));
     arr_text(&a[A_BODY], m->body ? m->body : "", m->body_len);
     arr_bool(&a[A_FLAGGED], m->flagged);
+    if (narrays == N_ARRAYS) {
+      js.len = 0;
+      if (m->kind == STORE_MSG_DING)
+        ding_json(&js, m->ding);
+      arr_text(&a[A_DING], js.buf ? js.buf : "", js.len);
+    }
   }
-  for (int i = 0; i < N_ARRAYS; i++) {
-    if (a[i].oom || a[i].len > INT_MAX) {
+  for (int i = 0; i < narrays; i++) {
+    if (a[i].oom || js.oom || a[i].len > INT_MAX) {
       rc = store_fail(c, STORE_EINTERNAL, "out of memory");
       goto out;
     }
@@ -193,7 +333,8 @@ static int store_some(struct store_conn *c, const struct store_send *in,
     len[i] = (int)a[i].len;
     fmt[i] = 1;
   }
-  rc = store_exec_bin(c, &r, SEND_SQL, N_ARRAYS, p, len, fmt);
+  rc = store_exec_bin(c, &r, narrays == N_ARRAYS ? SEND_DING_SQL : SEND_SQL,
+                      narrays, p, len, fmt);
   if (rc != STORE_OK)
     goto out;
   rows = PQntuples(r);
@@ -203,7 +344,7 @@ static int store_some(struct store_conn *c, const struct store_send *in,
     goto out;
   }
   for (int row = 0; row < rows; row++) {
-    int64_t idx = store_field_i64(r, row, 0);
+    int64_t idx = store_field_i64(r, row, 0), code;
     struct store_send_result *o;
     size_t at;
 
@@ -215,9 +356,16 @@ static int store_some(struct store_conn *c, const struct store_send *in,
     at = pick[idx - 1];
     o = &res[at];
     memset(o, 0, sizeof *o);
-    if (store_field_i64(r, row, 1) != 0) {
-      o->rc = STORE_ENOTFOUND;
+    filled++;
+    code = store_field_i64(r, row, 1);
+    if (code != 0) {
+      o->rc = code == 1 ? STORE_ENOTFOUND : STORE_EINVAL;
       o->conversation_id = in[at].conversation_id;
+      /* 2, 3, 4: herald_send_batch_ding's recipient faults. */
+      if (code >= 2 && code <= 4) {
+        o->ding_fault = (int)code - 1;
+        o->ding_fault_at = (int)store_field_i64(r, row, 7);
+      }
       continue;
     }
     o->rc = STORE_OK;
@@ -226,10 +374,18 @@ static int store_some(struct store_conn *c, const struct store_send *in,
     o->sent_at_ms = store_field_i64(r, row, 4);
     o->tracked = store_field_bool(r, row, 5);
     o->dup = store_field_bool(r, row, 6);
+    if (narrays == N_ARRAYS && (rc = ding_columns(c, r, row, o)) != STORE_OK)
+      goto out;
   }
 out:
+  /* A failure after some rows were filled takes their arrays back: the
+   * caller sees the call failed and frees nothing. */
+  if (rc != STORE_OK && filled)
+    for (size_t j = 0; j < k; j++)
+      store_send_results_cleanup(&res[pick[j]], 1);
   for (int i = 0; i < N_ARRAYS; i++)
     free(a[i].buf);
+  free(js.buf);
   PQclear(r);
   return rc;
 }
@@ -331,6 +487,8 @@ int store_send_batch(struct store_conn *c, const struct store_send *in,
   /* The call succeeded; what is left to say is why a message failed. */
   memcpy(c->errmsg, why, sizeof why);
 out:
+  if (rc != STORE_OK)
+    store_send_results_cleanup(res, res ? n : 0);
   free(res);
   free(pick);
   return rc;

@@ -383,6 +383,33 @@ int store_session_revoke(struct store_conn *c,
 
 enum store_msg_kind { STORE_MSG_TEXT = 1, STORE_MSG_DING = 2, STORE_MSG_CARD = 3 };
 
+/* DING urgency (SPEC §6); 0 means "not a DING". */
+enum store_urgency {
+  STORE_URG_NORMAL = 1, STORE_URG_URGENT = 2, STORE_URG_CRITICAL = 3
+};
+
+/* "normal", "urgent", "critical"; NULL for an invalid value. */
+const char *store_urgency_name(enum store_urgency u);
+
+/* What makes a message a DING (issue 5): its urgency and recipients, and
+ * optionally its own re-alert schedule. Borrowed for the call. */
+#define STORE_DING_TO_MAX 4096
+#define STORE_DING_ESC_MAX 32
+#define STORE_DING_ESC_S_MAX 604800 /* a week */
+struct store_ding {
+  enum store_urgency urgency;
+  bool all;                /* every current member but the sender */
+  const int64_t *to;       /* or these users (1..STORE_DING_TO_MAX; repeats
+                              count once), each a current member, not the
+                              sender */
+  size_t n_to;
+  const int64_t *esc_s;    /* 0..STORE_DING_ESC_MAX re-alerts, seconds after
+                              sending, strictly increasing, each
+                              1..STORE_DING_ESC_S_MAX; none: the org's
+                              policy (store_ding_policy) */
+  size_t n_esc;
+};
+
 /* One message to store. Strings are borrowed for the call. */
 struct store_send {
   enum store_principal_kind sender_kind;
@@ -393,6 +420,8 @@ struct store_send {
   const char *body;        /* UTF-8 (checked by the caller) */
   size_t body_len;
   bool flagged;            /* sender asked for receipts ('flagged' policy) */
+  const struct store_ding *ding; /* kind STORE_MSG_DING: required; other
+                              kinds: NULL */
 };
 
 /* Per-message outcome of store_send_batch. */
@@ -412,7 +441,28 @@ struct store_send_result {
   bool tracked;
   bool dup;                /* (sender, cmid) was stored before: this is the
                               original message's result */
+  /* DINGs. A DING refused for its recipients has rc STORE_EINVAL and
+   * ding_fault set (ding_fault_at: the index in `to`). A DING stored by
+   * this call (not dup) has its recipients, ascending, and the fs of the
+   * feed entry each got about their own row (PROTOCOL.md 3.6), and when
+   * its first re-alert (or escalation) is due. The arrays are malloc'd:
+   * release with store_send_results_cleanup. */
+  int ding_fault;
+  int ding_fault_at;
+  int64_t *ding_rcpt;
+  int64_t *ding_fs;
+  size_t n_ding_rcpt;
+  int64_t ding_due_ms;
 };
+
+enum {
+  STORE_DING_NOT_MEMBER = 1,   /* to[at] is not a current, active member */
+  STORE_DING_SENDER = 2,       /* to[at] is the sender */
+  STORE_DING_NO_RECIPIENTS = 3 /* `all` found nobody but the sender */
+};
+
+/* Frees the DING arrays of out[0..n-1] and zeroes them. Takes NULL. */
+void store_send_results_cleanup(struct store_send_result *out, size_t n);
 
 /* Stores up to n messages in ONE transaction (group commit; one
  * statement, one round trip) and fills out[0..n-1]. Guarantees:
@@ -458,6 +508,12 @@ struct store_message {
   size_t body_len;
   bool tracked;
   int64_t sent_at_ms;
+  /* DINGs: urgency (0 for other kinds), and the recipients as sent: all
+   * members, or ding_to (malloc'd, freed by store_messages_free). */
+  enum store_urgency urgency;
+  bool ding_all;
+  int64_t *ding_to;
+  size_t n_ding_to;
 };
 
 /* Frees the bodies and the array from store_messages_*(). Takes NULL. */
@@ -664,7 +720,11 @@ int store_read_plan(struct store_conn *c, int64_t reader_id,
                     int64_t conversation_id, int64_t seq,
                     struct store_read_plan *out);
 
-enum store_feed_kind { STORE_FEED_RECEIPT = 1, STORE_FEED_REMIND = 2 };
+enum store_feed_kind {
+  STORE_FEED_RECEIPT = 1,
+  STORE_FEED_REMIND = 2,
+  STORE_FEED_DING = 3
+};
 
 /* One feed entry (PROTOCOL.md §3.6). A receipt entry: read counts of
  * user_id's own tracked messages with from_seq <= seq <= to_seq in the
@@ -682,6 +742,9 @@ struct store_feed_entry {
   int64_t from_seq, to_seq;
   int64_t count;
   int64_t since_ms;
+  int64_t ding_user_id;    /* STORE_FEED_DING: the state of this
+                              recipient's row of the DING from_seq
+                              (== to_seq) changed; see store_ding_notes */
 };
 
 struct store_read_result {
@@ -1039,6 +1102,181 @@ int store_quiet_zones_refresh(struct store_conn *c, int *zones);
 
 /* ======================================================================== */
 /* End of the issue-5 quiet-hours section. */
+
+/* ------------------------------------------------------------------------ */
+/* DINGs (issue 5, SPEC §6): urgent notices each recipient must acknowledge,
+ * re-alerted on a schedule and escalated (manager, webhook) when they are
+ * not. A DING is stored with its message by store_send_batch (struct
+ * store_ding). Each recipient has a row: delivered, read (their read
+ * marker passed it), acknowledged (with time), step (re-alerts sent),
+ * escalated. Every change of a row appends a feed entry (STORE_FEED_DING)
+ * to the recipient, to the sender (a user) and, once escalated, to the
+ * recipient's manager; the functions below return those entries with the
+ * row's state as notes, for the server to push live (ding_update). The
+ * schedule lives in the rows (sql/0008_ding.sql explains it); the server
+ * fires due steps with store_ding_fire, each exactly once across any
+ * number of servers sharing the database. */
+
+struct store_ding_row {
+  int64_t user_id;
+  bool delivered, read, acked, escalated;
+  int64_t acked_at_ms;           /* 0 when not acknowledged */
+  int step;                      /* re-alerts sent (the escalation counts
+                                    as one more) */
+};
+
+/* A feed entry about a recipient's row, with the row as it is now. */
+struct store_ding_note {
+  int64_t to_user;               /* whose feed */
+  int64_t fs;
+  int64_t conversation_id, seq;
+  enum store_principal_kind sender_kind;
+  int64_t sender_id;
+  enum store_urgency urgency;
+  struct store_ding_row row;
+};
+
+/* The DINGs seqs[0..n-1] of a conversation reached one of user_id's
+ * devices; the first delivery of each is recorded and notified, later
+ * ones (and non-DINGs, or DINGs not to them) change nothing. *notes
+ * malloc'd (NULL when *n_notes is 0); free() it. The change is one
+ * statement; the notes are read right after it (a second round trip only
+ * when something changed), so they show its state or a later one. */
+int store_ding_delivered(struct store_conn *c, int64_t user_id,
+                         int64_t conversation_id, const int64_t *seqs,
+                         size_t n, struct store_ding_note **notes,
+                         size_t *n_notes);
+
+/* user_id's read marker in the conversation moved from from_seq to to_seq
+ * (store_read_result old_seq/read_seq): their DINGs in between are read;
+ * notifies their followers. Notes as store_ding_delivered. */
+int store_ding_read(struct store_conn *c, int64_t user_id,
+                    int64_t conversation_id, int64_t from_seq, int64_t to_seq,
+                    struct store_ding_note **notes, size_t *n_notes);
+
+/* user_id acknowledges DING (conversation_id, seq) at at_ms (0: now),
+ * clamped to [the DING's time, now]: stops their re-alerts and any
+ * webhook retry still to come. *changed false: acknowledged before (a
+ * no-op, no notes). *acked_at_ms (may be NULL) receives the recorded time.
+ * STORE_ENOTFOUND 'no DING N:S addressed to user id U' when there is no
+ * such DING or they are not a recipient. Notes as store_ding_delivered. */
+int store_ding_ack(struct store_conn *c, int64_t user_id,
+                   int64_t conversation_id, int64_t seq, int64_t at_ms,
+                   bool *changed, int64_t *acked_at_ms,
+                   struct store_ding_note **notes, size_t *n_notes);
+
+/* The notes of feed entries (feed replay): one per STORE_FEED_DING entry
+ * of e[0..n-1], in order, with the row's current state; other kinds are
+ * skipped. One statement. */
+int store_ding_notes(struct store_conn *c, const struct store_feed_entry *e,
+                     size_t n, struct store_ding_note **notes,
+                     size_t *n_notes);
+
+/* The board of a DING for its sender. */
+struct store_ding_board {
+  enum store_urgency urgency;
+  enum store_principal_kind sender_kind;
+  int64_t sender_id;
+  struct store_ding_row *rows;   /* by user id; malloc'd, free() it */
+  size_t n_rows;
+};
+
+/* Every recipient's row of DING (conversation_id, seq) for the caller
+ * (a user or a bot), who must be its sender. STORE_ENOTFOUND 'unknown
+ * DING N:S' when the caller cannot see the conversation (as when it does
+ * not exist) or the message is not a DING; STORE_EFORBIDDEN 'only the
+ * sender of a DING sees its board'. One statement. */
+int store_ding_board(struct store_conn *c, enum store_principal_kind kind,
+                     int64_t caller_id, int64_t conversation_id, int64_t seq,
+                     struct store_ding_board *out);
+
+/* ---- the scheduler ---- */
+
+enum store_ding_what {
+  STORE_DING_DEFERRED = 0,  /* quiet hours: moved to the end of them */
+  STORE_DING_REALERT = 1,   /* re-alert `step` went out */
+  STORE_DING_ESCALATED = 2  /* escalated (manager_id, webhook queued) */
+};
+
+struct store_ding_event {
+  int64_t conversation_id, seq, user_id;
+  enum store_ding_what what;
+  int step;                 /* the step fired (or, deferred, the last) */
+  bool overrode_quiet;      /* a critical DING during quiet hours */
+  int64_t manager_id;       /* escalation to this manager; 0 none */
+  bool webhook;             /* a webhook attempt is queued */
+  enum store_principal_kind sender_kind;
+  int64_t sender_id;
+  enum store_urgency urgency;
+};
+
+/* Fires every due step, at most `limit` (>= 1) rows, in one transaction:
+ * claims the due rows (skipping rows another server holds), applies each
+ * (store_ding_what), records the steps (a step can be recorded once
+ * only), appends the feed entries and commits. `node` (1..100 bytes)
+ * names this server in the record. *events and *notes are malloc'd (NULL
+ * when empty); free() them. A call that returns `limit` events may have
+ * left more due rows: call again. */
+int store_ding_fire(struct store_conn *c, const char *node, size_t limit,
+                    struct store_ding_event **events, size_t *n_events,
+                    struct store_ding_note **notes, size_t *n_notes);
+
+/* When the next step or webhook attempt is due, ms since the epoch (it
+ * may be in the past); 0 when nothing is pending. */
+int store_ding_next_due(struct store_conn *c, int64_t *due_ms);
+
+/* A claimed webhook attempt. */
+struct store_ding_webhook {
+  int64_t conversation_id, seq, user_id;
+  int attempt;               /* 1, 2, ... */
+  char url[1024];            /* "" when the org has no webhook any more */
+  char *payload;             /* JSON to POST; malloc'd, free() it */
+};
+
+/* Claims the most overdue webhook attempt for `node` for lease_s seconds
+ * (its HTTP request must be over by then, or another server makes the
+ * attempt again). *found false when none is due. */
+int store_ding_webhook_claim(struct store_conn *c, const char *node,
+                             int lease_s, struct store_ding_webhook *out,
+                             bool *found);
+
+/* Records the outcome of a claimed attempt: outcome "ok", "failed" or
+ * "skipped", the HTTP status (0: none, e.g. a timeout) and a detail line.
+ * After a failure the next attempt is due backoff_s[attempt - 1] seconds
+ * later, while attempt <= n_backoff. *recorded false when the claim was
+ * lost (nothing written); *next_ms (may be NULL) the next attempt, 0 when
+ * none. */
+int store_ding_webhook_record(struct store_conn *c,
+                              const struct store_ding_webhook *w,
+                              const char *node, const char *outcome,
+                              int http_status, const char *detail,
+                              const int *backoff_s, size_t n_backoff,
+                              bool *recorded, int64_t *next_ms);
+
+/* ---- the organisation's policy ---- */
+
+#define STORE_DING_URL_MAX 1000
+struct store_ding_policy {
+  int64_t steps_s[STORE_DING_ESC_MAX]; /* re-alert offsets after sending */
+  size_t n_steps;
+  int64_t repeat_s;         /* after the last offset, one per this */
+  int max_alerts;           /* re-alerts before the escalation, 0..1000 */
+  bool manager;             /* escalate to the recipient's manager */
+  char webhook_url[STORE_DING_URL_MAX + 1]; /* "" none; http(s) URL */
+};
+
+/* The org's DING policy; STORE_ENOTFOUND before store_org_init. */
+int store_ding_policy_get(struct store_conn *c, struct store_ding_policy *out);
+
+/* Replaces it; applies to DINGs sent from then on. Audited
+ * ("ding.policy"). STORE_EINVAL naming the problem: offsets not strictly
+ * increasing or outside 1..STORE_DING_ESC_S_MAX, repeat not positive,
+ * max_alerts outside 0..1000, a URL that is not http:// or https://. */
+int store_ding_policy_set(struct store_conn *c,
+                          const struct store_ding_policy *p);
+
+/* ======================================================================== */
+/* End of the issue-5 DING section. */
 
 /* ------------------------------------------------------------------------ */
 /* The embedded PostgreSQL cluster.

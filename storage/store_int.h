@@ -102,4 +102,18 @@ int store_automation_check(struct store_conn *c,
 /* Characters (code points) in a UTF-8 string. */
 size_t store_utf8_chars(const char *s);
 
+/* PostgreSQL bigint[] in text form ("{1,2,3}", "{}") and back (ding.c).
+ * store_i64_array_text returns a malloc'd string (NULL: out of memory);
+ * store_i64_array_parse a malloc'd array (NULL when empty) and returns 0,
+ * or -1 for malformed text or out of memory. */
+char *store_i64_array_text(const int64_t *v, size_t n);
+int store_i64_array_parse(const char *s, int64_t **out, size_t *n);
+
+/* The row states of DING feed entries: `res` rows whose columns col..
+ * col+4 are (user, fs, conversation, seq, recipient), as returned by the
+ * herald_ding_* functions of sql/0008_ding.sql; one note per row, in
+ * order (ding.c). */
+int store_ding_notes_of(struct store_conn *c, const PGresult *res, int col,
+                        struct store_ding_note **notes, size_t *n_notes);
+
 #endif

@@ -431,6 +431,9 @@ int chat_parse_common(struct chat *ch, int argc, char **argv,
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"older-than", required_argument, NULL, OPT_OLDER},
     {"format", required_argument, NULL, OPT_FORMAT},
+    {"ding", required_argument, NULL, OPT_DING},
+    {"ding-to", required_argument, NULL, OPT_DING_TO},
+    {"esc", required_argument, NULL, OPT_ESC},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
   struct ctl *ctl = ch->ctl;
@@ -492,6 +495,26 @@ int chat_parse_common(struct chat *ch, int argc, char **argv,
         return ctl_usage(ctl, "--format is table, csv or json");
       ch->format = optarg;
       break;
+    case OPT_DING:
+      if (!is_send)
+        return ctl_usage(ctl, "unknown option --ding");
+      if (strcmp(optarg, "normal") && strcmp(optarg, "urgent") &&
+          strcmp(optarg, "critical"))
+        return ctl_usage(ctl, "--ding is normal, urgent or critical");
+      ch->ding = optarg;
+      break;
+    case OPT_DING_TO:
+      if (!is_send)
+        return ctl_usage(ctl, "unknown option --ding-to");
+      if (ch->n_ding_to == CHAT_DING_TO_MAX)
+        return ctl_usage(ctl, "at most %d --ding-to", CHAT_DING_TO_MAX);
+      ch->ding_to[ch->n_ding_to++] = optarg;
+      break;
+    case OPT_ESC:
+      if (!is_send)
+        return ctl_usage(ctl, "unknown option --esc");
+      ch->esc = optarg;
+      break;
     case 'h':
       fputs(ctl->help, stdout);
       return CTL_OK;
@@ -511,6 +534,8 @@ int chat_parse_common(struct chat *ch, int argc, char **argv,
     return ctl_usage(ctl, "--login LOGIN is required (or --token-file F)");
   if (ch->token_file && ch->password_file)
     return ctl_usage(ctl, "--password-file and --token-file exclude each other");
+  if (!ch->ding && (ch->n_ding_to || ch->esc))
+    return ctl_usage(ctl, "--ding-to and --esc need --ding URGENCY");
   return -1;
 }
 

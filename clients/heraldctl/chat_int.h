@@ -18,7 +18,9 @@
 
 enum { OPT_SERVER = 1, OPT_LOGIN, OPT_PASSWORD_FILE, OPT_TOKEN_FILE,
        OPT_CONV, OPT_GROUP, OPT_TO, OPT_LAST, OPT_TIMEOUT, OPT_OLDER,
-       OPT_FORMAT };
+       OPT_FORMAT, OPT_DING, OPT_DING_TO, OPT_ESC };
+
+#define CHAT_DING_TO_MAX 64
 
 /* Which command parses its options (they share most of them). */
 enum chat_cmd { CHAT_SEND, CHAT_TAIL, CHAT_REPORT };
@@ -35,6 +37,10 @@ struct chat {
   long last;                   /* tail --last; -1 = default */
   long older_s;                /* report --older-than, seconds */
   const char *format;          /* report --format */
+  const char *ding;            /* send --ding URGENCY */
+  const char *ding_to[CHAT_DING_TO_MAX]; /* send --ding-to (none: all) */
+  size_t n_ding_to;
+  const char *esc;             /* send --esc 5m,15m,... */
 
   struct hc_ctx *ctx;
   struct hc_conn *conn;

@@ -40,6 +40,14 @@ static const char SEND_HELP[] =
   "  --to USER             your 1:1 conversation with USER (a login or a user\n"
   "                        id); created if there is none yet\n"
   "  --timeout SECONDS     give up after this long (default 15)\n"
+  "  --ding URGENCY        send a DING (normal, urgent or critical): the\n"
+  "                        recipients are alerted and re-alerted until\n"
+  "                        they acknowledge, then escalated\n"
+  "  --ding-to USER        a DING recipient, login or user id (repeatable;\n"
+  "                        default: every other member)\n"
+  "  --esc LIST            the DING's own re-alert times after sending,\n"
+  "                        e.g. 5m,15m,30m (default: the organisation's,\n"
+  "                        heraldctl ding schedule)\n"
   "  -h, --help            this help\n"
   "\n"
   "Exit status: 0 stored, 1 error (not stored, or not known to be), 2 usage.\n";
@@ -101,6 +109,69 @@ static char *message_text(int argc, char **argv, size_t *len)
 }
 
 
+/* "5m,15m,1h" as seconds (each 1 s .. 7 d, increasing); the count, or -1
+ * with a message in err. */
+static int parse_esc(const char *s, uint64_t *out, size_t max, char *err,
+                     size_t errlen)
+{
+  size_t n = 0;
+
+  while (*s) {
+    char *end;
+    long v = strtol(s, &end, 10), mul = 1;
+
+    if (end == s || v < 1) {
+      snprintf(err, errlen, "--esc: expected a duration at \"%s\"", s);
+      return -1;
+    }
+    if (*end == 's' || *end == 'm' || *end == 'h' || *end == 'd') {
+      mul = *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 1;
+      end++;
+    }
+    if ((*end && *end != ',') || n == max || v > 604800 / mul ||
+        (n && (uint64_t)(v * mul) <= out[n - 1])) {
+      snprintf(err, errlen, "--esc: at most %zu increasing times, each up to "
+               "7d (e.g. 5m,15m,30m)", max);
+      return -1;
+    }
+    out[n++] = (uint64_t)(v * mul);
+    s = *end ? end + 1 : end;
+  }
+  return (int)n;
+}
+
+/* The --ding-to users as ids: numbers as they are, logins through the
+ * conversation's members. CTL_OK or CTL_ERR (printed). */
+static int ding_recipients(struct chat *ch, uint64_t *to)
+{
+  struct proto_frame f;
+  struct call c;
+  int rc;
+
+  proto_frame_init(&f, PROTO_T_CONV_MEMBERS);
+  f.u.conv_members.conv = ch->conv;
+  if ((rc = chat_call(ch, &f, &c, "conv_members")) != CTL_OK)
+    return rc;
+  for (size_t i = 0; i < ch->n_ding_to; i++) {
+    const struct proto_conv_members_result *m = &c.reply.u.conv_members_result;
+    const char *who = ch->ding_to[i];
+    char *end;
+    unsigned long long id = strtoull(who, &end, 10);
+
+    to[i] = *who && !*end ? (uint64_t)id : 0;
+    for (size_t k = 0; !to[i] && k < m->nmembers; k++)
+      if (m->members[k].login.len == strlen(who) &&
+          strncasecmp(m->members[k].login.p, who, strlen(who)) == 0)
+        to[i] = m->members[k].uid;
+    if (!to[i]) {
+      proto_frame_cleanup(&c.reply);
+      return ctl_error("--ding-to %s: not a member of the conversation", who);
+    }
+  }
+  proto_frame_cleanup(&c.reply);
+  return CTL_OK;
+}
+
 int ctl_cmd_send(struct ctl *ctl, int argc, char **argv)
 {
   struct chat ch;
@@ -123,7 +194,27 @@ int ctl_cmd_send(struct ctl *ctl, int argc, char **argv)
   }
   if ((rc = chat_open(&ch)) != CTL_OK || (rc = chat_resolve_conv(&ch)) != CTL_OK)
     goto out;
-  rc = hc_send_text(ch.conn, ch.conv, text, len, &ch.oid, NULL);
+  if (ch.ding) {
+    uint64_t to[CHAT_DING_TO_MAX], esc[32];
+    char err[160];
+    int nesc = ch.esc ? parse_esc(ch.esc, esc, 32, err, sizeof err) : 0;
+    enum proto_urgency urg = strcmp(ch.ding, "critical") == 0
+                                 ? PROTO_URG_CRITICAL
+                             : strcmp(ch.ding, "urgent") == 0
+                                 ? PROTO_URG_URGENT
+                                 : PROTO_URG_NORMAL;
+
+    if (nesc < 0) {
+      rc = ctl_usage(ctl, "%s", err);
+      goto out;
+    }
+    if (ch.n_ding_to && (rc = ding_recipients(&ch, to)) != CTL_OK)
+      goto out;
+    rc = hc_send_ding(ch.conn, ch.conv, text, len, urg, to, ch.n_ding_to, esc,
+                      (size_t)nesc, &ch.oid, NULL);
+  } else {
+    rc = hc_send_text(ch.conn, ch.conv, text, len, &ch.oid, NULL);
+  }
   if (rc != 0) {
     rc = ctl_error("cannot send: %s", hc_strerror(rc));
     goto out;

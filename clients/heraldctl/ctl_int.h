@@ -68,6 +68,8 @@ int ctl_cmd_keys_rotate(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_quiet_show(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_quiet_set(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_quiet_org(struct ctl *ctl, int argc, char **argv);
+/* cmd_ding.c: the organisation's DING policy. */
+int ctl_cmd_ding_schedule(struct ctl *ctl, int argc, char **argv);
 /* cmd_chat.c: as a user, over the server's WebSocket (no database). */
 int ctl_cmd_send(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_tail(struct ctl *ctl, int argc, char **argv);

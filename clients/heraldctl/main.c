@@ -52,6 +52,8 @@ static const struct command commands[] = {
    "set a user's own quiet windows and time zone"},
   {"quiet", "org", ctl_cmd_quiet_org,
    "show or replace the organisation's quiet windows"},
+  {"ding", "schedule", ctl_cmd_ding_schedule,
+   "show or set the organisation's DING re-alert and escalation policy"},
   {NULL, "send", ctl_cmd_send, "send a message as a user (over the server)"},
   {NULL, "tail", ctl_cmd_tail, "follow a conversation as a user (over the server)"},
 };

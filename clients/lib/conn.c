@@ -660,6 +660,13 @@ static void dispatch(struct hc_conn *c, const struct proto_frame *f)
   case PROTO_T_CARD_EVENT:
     hc_sync_live_feed(c, f);
     break;
+  case PROTO_T_DING_ALERT: {
+    struct hc_event ev = {.type = HC_EV_DING_ALERT, .frame = f,
+                          .ding_alert = &f->u.ding_alert};
+
+    hc_emit(c, &ev);
+    break;
+  }
   case PROTO_T_ERROR: {
     /* A connection-level fault; the server closes next. Remember why. */
     struct hc_event ev = {.type = HC_EV_ERROR, .err = err, .frame = f};

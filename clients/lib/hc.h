@@ -150,7 +150,7 @@ enum hc_event_type {
   HC_EV_CARD_EVENT,
   HC_EV_REMIND,
   /* Another frame the server sent on its own (no request id): e.g.
-   * ding_alert, quiet_state. `frame`. */
+   * quiet_state. `frame`. */
   HC_EV_FRAME,
   /* An outbox entry completed: `oid`, `otype`, `cmid` (empty for read and
    * ding_ack) and `frame`, its ack (send) or result; `dup` when the server
@@ -166,6 +166,11 @@ enum hc_event_type {
    * good (`err`, `frame`), or a failure to save the cursors (`err` a
    * -errno, `frame` NULL; retried with the next change). */
   HC_EV_ERROR,
+  /* A DING alert (live only): `ding_alert` and `frame`. Step 0 on
+   * delivery, n for the n-th re-alert until acknowledged (hc_ding_ack);
+   * ring unless `silent`. With `about` set it is an escalation notice to
+   * a manager: their report `about` did not acknowledge. */
+  HC_EV_DING_ALERT,
 };
 
 /* One event. Every pointer borrows from the library and is valid only
@@ -183,6 +188,7 @@ struct hc_event {
   const struct proto_ding_update *ding_update; /* DING_UPDATE */
   const struct proto_card_event *card_event;   /* CARD_EVENT */
   const struct proto_remind *remind;       /* REMIND */
+  const struct proto_ding_alert *ding_alert;   /* DING_ALERT */
   uint64_t oid;                            /* OUTBOX_* */
   enum proto_type otype;                   /* OUTBOX_* */
   const char *cmid;                        /* OUTBOX_*, NUL-terminated */
@@ -379,6 +385,15 @@ int hc_mark_read(struct hc_conn *c, uint64_t conv, uint64_t seq,
                  uint64_t at_ms, uint64_t *oid);
 int hc_ding_ack(struct hc_conn *c, uint64_t conv, uint64_t seq,
                 uint64_t at_ms, uint64_t *oid);
+
+/* A DING through the outbox: `len` bytes of text to `to[0..nto-1]` (user
+ * ids; nto 0: every member), with an urgency and optionally its own
+ * re-alert times (`esc`, seconds after sending, increasing; nesc 0: the
+ * organisation's schedule). Returns as hc_outbox_add. */
+int hc_send_ding(struct hc_conn *c, uint64_t conv, const char *text,
+                 size_t len, enum proto_urgency urg, const uint64_t *to,
+                 size_t nto, const uint64_t *esc, size_t nesc, uint64_t *oid,
+                 char cmid_out[HC_CMID_SIZE]);
 
 /* Entries not yet answered. */
 size_t hc_outbox_count(const struct hc_conn *c);

@@ -68,6 +68,26 @@ int hc_send_text(struct hc_conn *c, uint64_t conv, const char *text,
   return hc_outbox_add(c, &f, oid, cmid_out);
 }
 
+int hc_send_ding(struct hc_conn *c, uint64_t conv, const char *text,
+                 size_t len, enum proto_urgency urg, const uint64_t *to,
+                 size_t nto, const uint64_t *esc, size_t nesc, uint64_t *oid,
+                 char cmid_out[HC_CMID_SIZE])
+{
+  struct proto_frame f;
+
+  proto_frame_init(&f, PROTO_T_SEND);
+  f.u.send.conv = conv;
+  f.u.send.kind = PROTO_KIND_DING;
+  f.u.send.body = (struct proto_str){text, len};
+  f.u.send.urg = urg;
+  f.u.send.to = to;
+  f.u.send.nto = nto;
+  f.u.send.all = nto == 0;
+  f.u.send.esc = esc;
+  f.u.send.nesc = nesc;
+  return hc_outbox_add(c, &f, oid, cmid_out);
+}
+
 static int mark(struct hc_conn *c, enum proto_type t, uint64_t conv,
                 uint64_t seq, uint64_t at_ms, uint64_t *oid)
 {

@@ -50,5 +50,29 @@ err=$(send --login ann --password-file "$T/ben" --group Launch "x" 2>&1); rc=$?
 set -e
 [ $rc -eq 1 ] || fail "wrong password: exit $rc"
 
+# DINGs: to named members with their own re-alert times, or to everyone.
+out=$(send --login ann --password-file "$T/ann" --group Launch --ding urgent \
+  --ding-to ben --esc 5m,15m "the build is red")
+expect_contains "$out" "seq 4" "DING to ben"
+out=$(send --login ann --password-file "$T/ann" --group Launch --ding critical \
+  "everyone: stop deploying")
+expect_contains "$out" "seq 5" "DING to all"
+set +e
+err=$(send --login ann --password-file "$T/ann" --group Launch --ding urgent \
+  --ding-to cat "x" 2>&1); rc=$?
+set -e
+[ $rc -eq 1 ] || fail "DING to a non-member: exit $rc"
+expect_contains "$err" "cat: not a member" "DING to a non-member"
+set +e
+send --login ann --password-file "$T/ann" --group Launch --ding-to ben x \
+  >/dev/null 2>&1; rc=$?
+set -e
+[ $rc -eq 2 ] || fail "--ding-to without --ding: exit $rc, expected 2"
+set +e
+err=$(send --login ann --password-file "$T/ann" --group Launch --ding urgent \
+  --esc 15m,5m x 2>&1); rc=$?
+set -e
+[ $rc -eq 2 ] || fail "decreasing --esc: exit $rc, expected 2"
+
 stop_server
 echo "heraldctl chat: ok"

@@ -52,6 +52,28 @@ static void on_event(struct hc_conn *c, const struct hc_event *ev, void *arg)
                ev->msg->cmid.p);
     m->body = strndup(ev->msg->body.p ? ev->msg->body.p : "",
                       ev->msg->body.len);
+    m->kind = ev->msg->kind;
+    m->urg = ev->msg->urg;
+    m->nto = ev->msg->nto;
+    m->all = ev->msg->all;
+    m->silent = ev->msg->silent;
+    m->replay = ev->replay;
+    break;
+  case HC_EV_DING_ALERT:
+    if (p->nalerts == p->capalerts) {
+      p->capalerts = p->capalerts ? p->capalerts * 2 : 16;
+      p->alerts = realloc(p->alerts, p->capalerts * sizeof(*p->alerts));
+      CHECK(p->alerts != NULL);
+    }
+    p->alerts[p->nalerts++] = *ev->ding_alert;
+    break;
+  case HC_EV_DING_UPDATE:
+    if (p->ndupd == p->capdupd) {
+      p->capdupd = p->capdupd ? p->capdupd * 2 : 16;
+      p->dupd = realloc(p->dupd, p->capdupd * sizeof(*p->dupd));
+      CHECK(p->dupd != NULL);
+    }
+    p->dupd[p->ndupd++] = *ev->ding_update;
     break;
   case HC_EV_REMIND:
     if (p->nreminds == p->capreminds) {
@@ -113,6 +135,8 @@ void peer_free(struct peer *p)
     free(p->msgs[i].body);
   free(p->msgs);
   free(p->reminds);
+  free(p->alerts);
+  free(p->dupd);
   free(p);
 }
 

@@ -18,6 +18,10 @@ struct peer_msg {
   uint64_t conv, seq, from, ts;
   char cmid[HC_CMID_SIZE];
   char *body;
+  enum proto_kind kind;
+  enum proto_urgency urg;      /* DINGs */
+  size_t nto;                  /* DING recipients named (0 with all) */
+  bool all, silent, replay;
 };
 
 struct peer {
@@ -34,6 +38,12 @@ struct peer {
   size_t welcomes;
   size_t offline;              /* went OFFLINE */
   enum hc_state state;
+  /* DINGs: every ding_alert, and every ding_update (live or replayed),
+   * in arrival order. */
+  struct proto_ding_alert *alerts;
+  size_t nalerts, capalerts;
+  struct proto_ding_update *dupd;
+  size_t ndupd, capdupd;
 };
 
 /* The shared client context of the test process (created on first use). */

@@ -167,6 +167,8 @@ TEST(help_documents_every_option)
     {"quiet show", "LOGIN", "--format", NULL},
     {"quiet set", "--tz", "--window", "--clear", NULL},
     {"quiet org", "--window", "--clear", NULL},
+    {"ding schedule", "--steps", "--repeat", "--max", "--no-manager",
+     "--webhook", "--no-webhook", NULL},
   };
   struct run r;
 
@@ -654,6 +656,52 @@ TEST(quiet_hours)
                              " quiet_windows WHERE user_id IS NULL"), ==, 10);
   CHECK_INT(pgtest_query_int(getenv("HERALD_DB"), "SELECT count(*) FROM"
                              " audit_log WHERE action LIKE 'quiet.%'"), ==, 4);
+}
+
+TEST(ding_schedule)
+{
+  struct run r;
+
+  setup(true);
+  init_org();
+  /* The default: 5, 15, 30 minutes, then hourly, 6 re-alerts; the
+   * escalation one hour after the sixth (3h30m). */
+  CTL(&r, NULL, "ding", "schedule");
+  EXPECT_OK(&r);
+  CHECK_CONTAINS(r.out, "steps       5m,15m,30m\n");
+  CHECK_CONTAINS(r.out, "repeat      1h\n");
+  CHECK_CONTAINS(r.out, "max         6 re-alerts\n");
+  CHECK_CONTAINS(r.out, "escalation  4h30m after sending\n");
+  CHECK_CONTAINS(r.out, "manager     yes\n");
+  CHECK_CONTAINS(r.out, "webhook     (none)\n");
+  CTL(&r, NULL, "ding", "schedule", "--steps", "2m,10m", "--repeat", "1h30m",
+      "--max", "3", "--no-manager", "--webhook", "https://sms.example/h");
+  EXPECT_OK(&r);
+  CHECK_CONTAINS(r.out, "steps       2m,10m\n");
+  CHECK_CONTAINS(r.out, "repeat      1h30m\n");
+  CHECK_CONTAINS(r.out, "escalation  3h10m after sending\n");
+  CHECK_CONTAINS(r.out, "manager     no\n");
+  CHECK_CONTAINS(r.out, "webhook     https://sms.example/h\n");
+  CHECK_INT(pgtest_query_int(getenv("HERALD_DB"), "SELECT ding_max_alerts"
+                             " FROM org"), ==, 3);
+  /* Errors name the bad input; nothing changes. */
+  CTL(&r, NULL, "ding", "schedule", "--steps", "10m,2m");
+  EXPECT_FAIL(&r, 1, "step 2: the steps must increase");
+  CTL(&r, NULL, "ding", "schedule", "--steps", "soon");
+  EXPECT_FAIL(&r, 2, "--steps: \"soon\" is not a list of durations");
+  CTL(&r, NULL, "ding", "schedule", "--max", "-1");
+  EXPECT_FAIL(&r, 2, "--max needs a number 0..1000");
+  CTL(&r, NULL, "ding", "schedule", "--webhook", "ftp://x");
+  EXPECT_FAIL(&r, 1, "must start with http:// or https://");
+  CTL(&r, NULL, "ding", "schedule", "--webhook", "http://x", "--no-webhook");
+  EXPECT_FAIL(&r, 2, "exclude each other");
+  CTL(&r, NULL, "ding", "schedule", "--no-webhook");
+  EXPECT_OK(&r);
+  CHECK_CONTAINS(r.out, "webhook     (none)\n");
+  CHECK_CONTAINS(r.out, "steps       2m,10m\n");
+  CHECK_INT(pgtest_query_int(getenv("HERALD_DB"), "SELECT count(*) FROM"
+                             " audit_log WHERE action = 'ding.policy'"), ==,
+            2);
 }
 
 TEST_MAIN()

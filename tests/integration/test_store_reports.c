@@ -348,26 +348,33 @@ TEST(report_reach_and_bots)
 TEST(report_dings)
 {
   struct cast k = setup();
+  int64_t to[2];
+  struct store_ding d = {.urgency = STORE_URG_URGENT, .to = to, .n_to = 2};
+  struct store_send m = {.sender_kind = STORE_PRINCIPAL_USER,
+                         .sender_id = 0, .cmid = "ding-1",
+                         .conversation_id = 0, .kind = STORE_MSG_DING,
+                         .body = "hi", .body_len = 2, .ding = &d};
+  struct store_send_result sr;
+  struct store_ding_note *notes = NULL;
   struct store_read_result rr;
   struct store_report r;
-  char sql[512];
+  size_t nn = 0;
+  bool changed = false;
   int64_t seq;
 
-  /* a DINGs b and x in Team (DINGs are not sent with recipients yet: the
-   * rows are made as the DING work will make them); x acknowledges. */
-  seq = say(k.c, k.a, k.team, STORE_MSG_DING);
-  snprintf(sql, sizeof sql,
-           "INSERT INTO dings (conversation_id, seq, urgency, schedule,"
-           " repeat_every, max_alerts) VALUES (%lld, %lld, 'urgent', '{}',"
-           " '1 hour', 0)", (long long)k.team, (long long)seq);
-  pgtest_exec(conninfo, sql);
-  snprintf(sql, sizeof sql,
-           "INSERT INTO ding_recipients (conversation_id, seq, user_id,"
-           " acked_at) VALUES (%lld, %lld, %lld, NULL),"
-           " (%lld, %lld, %lld, now())", (long long)k.team, (long long)seq,
-           (long long)k.b, (long long)k.team, (long long)seq,
-           (long long)k.x);
-  pgtest_exec(conninfo, sql);
+  /* a DINGs b and x in Team (m1, also a member, is not a recipient); x
+   * acknowledges. */
+  to[0] = k.b;
+  to[1] = k.x;
+  m.sender_id = k.a;
+  m.conversation_id = k.team;
+  CHECK_INT(store_send_batch(k.c, &m, 1, &sr), ==, STORE_OK);
+  CHECK_INT(sr.rc, ==, STORE_OK);
+  seq = sr.seq;
+  store_send_results_cleanup(&sr, 1);
+  CHECK_INT(store_ding_ack(k.c, k.x, k.team, seq, 0, &changed, NULL, &notes,
+                           &nn), ==, STORE_OK);
+  free(notes);
   pgtest_exec(conninfo, "UPDATE messages SET sent_at = now()"
                         " - interval '3 hours' WHERE kind = 'ding'");
   /* b reads everything: still listed, for the unacknowledged DING. */
@@ -386,12 +393,21 @@ TEST(report_dings)
     if (r.users[i].user_id == k.b)
       CHECK_INT(r.users[i].dings, ==, 1);
   store_report_cleanup(&r);
-  /* x has not read it but acknowledged it: a row, acked. */
+  /* x has not read it but acknowledged it: a row, acked. m1 has not read
+   * it either, but it was not addressed to them: an ordinary unread row,
+   * not an unacknowledged DING. */
   r = run(&k, k.boss, STORE_REPORT_TEAM, 7200, STORE_OK);
-  for (size_t i = 0; i < r.n_rows; i++)
+  for (size_t i = 0; i < r.n_rows; i++) {
     if (r.rows[i].user_id == k.x && r.rows[i].seq == seq)
       CHECK(r.rows[i].ding && r.rows[i].acked);
+    if (r.rows[i].user_id == k.m1 && r.rows[i].seq == seq)
+      CHECK(!r.rows[i].ding && !r.rows[i].acked);
+  }
+  for (size_t i = 0; i < r.n_users; i++)
+    if (r.users[i].user_id == k.m1 || r.users[i].user_id == k.x)
+      CHECK_INT(r.users[i].dings, ==, 0);
   CHECK_INT(rows_of(&r, k.x), ==, 5);
+  CHECK_INT(rows_of(&r, k.m1), ==, 4);
   store_report_cleanup(&r);
   store_close(k.c);
 }

@@ -327,14 +327,20 @@ TEST(send_tracking_policies)
     {f.off, STORE_MSG_DING, false, true},
   };
   char cmids[9][8];
+  /* A DING needs recipients (sql/0008_ding.sql): bob. */
+  struct store_ding d = {.urgency = STORE_URG_NORMAL, .to = &f.bob,
+                         .n_to = 1};
 
   for (int i = 0; i < 9; i++) {
     snprintf(cmids[i], sizeof cmids[i], "t%d", i);
     in[i] = chat_msg(f.alice, cmids[i], t[i].conv, "{}");
     in[i].kind = t[i].kind;
     in[i].flagged = t[i].flagged;
+    if (t[i].kind == STORE_MSG_DING)
+      in[i].ding = &d;
   }
   CHECK_INT(store_send_batch(f.c, in, 9, out), ==, STORE_OK);
+  store_send_results_cleanup(out, 9);
   for (int i = 0; i < 9; i++) {
     if (out[i].tracked != t[i].tracked)
       CHECK_FAIL("message %d: tracked %d, expected %d", i, out[i].tracked,

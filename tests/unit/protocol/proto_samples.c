@@ -44,7 +44,8 @@ static const struct proto_ding_row drows[] = {
   {101, true, true, true, T0 + 50000, 3, true},
   {102, true, false, false, 0, 1, false}};
 static const struct proto_ding_update dupd[] = {
-  {7, 100, 602, {101, true, true, true, T0 + 50000, 3, true}}};
+  {7, 100, 602, {101, true, true, true, T0 + 50000, 3, true}, 42,
+   PROTO_URG_URGENT}};
 static const struct proto_card_event cevs[] = {
   {.card = 31, .ver = 5, .ev = S("signed"), .actor = 42,
    .actor_kind = PROTO_ACTOR_USER, .conv = 7, .seq = 101, .ts = T0 + 7,
@@ -200,7 +201,7 @@ void sample_frame(enum proto_type t, struct proto_frame *f)
     break;
   case PROTO_T_DING_ALERT:
     f->u.ding_alert = (struct proto_ding_alert){
-      7, 100, 42, PROTO_URG_CRITICAL, 2, true, true};
+      7, 100, 42, PROTO_URG_CRITICAL, 2, true, true, 101};
     break;
   case PROTO_T_DING_UPDATE:
     f->u.ding_update = dupd[0];
@@ -423,7 +424,8 @@ CMP(ding_row, struct proto_ding_row)
 }
 CMP(ding_update, struct proto_ding_update)
 {
-  return U(conv) && U(seq) && U(fs) && cmp_ding_row(&a->row, &b->row, w);
+  return U(conv) && U(seq) && U(fs) && cmp_ding_row(&a->row, &b->row, w) &&
+         U(from) && E(urg);
 }
 CMP(card_event, struct proto_card_event)
 {
@@ -444,7 +446,7 @@ CMP(who_read_result, struct proto_who_read_result)
 CMP(ding_alert, struct proto_ding_alert)
 {
   return U(conv) && U(seq) && U(from) && E(urg) && U(step) && B(silent) &&
-         B(overrode_quiet);
+         B(overrode_quiet) && U(about);
 }
 CMP(ding_board_result, struct proto_ding_board_result)
 {
