@@ -71,15 +71,19 @@ static int64_t say_kind(struct cast *k, int64_t sender, int64_t conv,
 {
   static int counter;
   char cmid[32];
+  /* A DING goes to every other member. */
+  struct store_ding ding = {.urgency = STORE_URG_NORMAL, .all = true};
   struct store_send m = {.sender_kind = STORE_PRINCIPAL_USER,
                          .sender_id = sender, .cmid = cmid,
                          .conversation_id = conv, .kind = kind,
-                         .body = "hello", .body_len = 5};
+                         .body = "hello", .body_len = 5,
+                         .ding = kind == STORE_MSG_DING ? &ding : NULL};
   struct store_send_result r;
 
   snprintf(cmid, sizeof cmid, "a%d", ++counter);
   CHECK_INT(store_send_batch(k->c, &m, 1, &r), ==, STORE_OK);
   CHECK_INT(r.rc, ==, STORE_OK);
+  store_send_results_cleanup(&r, 1);
   return r.seq;
 }
 
