@@ -25,15 +25,14 @@
  *     threshold, are counted message by message. The report summarises the
  *     blocks completed since the last run of a conversation in scope, in
  *     the same statement, for the next run.
- *   - "Unread for" comes from the SQL function herald_unread_seconds()
- *     and nowhere else: business time, outside the recipient's quiet
- *     hours (sql/0005_quiet_hours.sql). Two properties of ANY such measure make the
- *     counting exact without calling it per message: it never exceeds
- *     elapsed time (so the pre-filter sent_at <= now - N loses nothing),
- *     and it never grows as sent_at moves later (a later message has waited
- *     through part of the same interval). So when the newest pre-filtered
- *     message of a pair is old enough, all of the pair's are; only pairs
- *     where it is not are counted message by message.
+ *   - "Unread for" is business time, outside the recipient's quiet hours
+ *     (herald_unread_seconds, sql/0005_quiet_hours.sql). It never grows
+ *     as the sent time moves later, so per recipient one instant, the
+ *     cutoff (herald_unread_cutoff, its inverse), splits the messages:
+ *     those sent at or before it are unread for long enough, the rest are
+ *     not. The report filters on sent_at <= cutoff and so counts with
+ *     index ranges and blocks; "unread for" itself is computed only for
+ *     the rows it returns, with the recipient's profile looked up once.
  *   - A DING's acknowledgement is looked up per DING (by key), and
  *     the read-but-unacknowledged DINGs through ding_recipients_unacked_idx
  *     (sql/0007_report_perf.sql). The planner cannot know how few pairs a
@@ -100,6 +99,16 @@
  *
  * Row ranks are exact: every row of a cand recipient is in detail or dk,
  * and a recipient not in cand has at least $8 rows before it. */
+/* "Unread for" of message x for recipient USER whose `cut` row is ct:
+ * herald_business_seconds (sql/0005_quiet_hours.sql) with the profile
+ * looked up once per recipient in `cut` (x is older than now here). */
+#define UNREAD_S(USER) \
+  "   CASE WHEN ct.zone IS NULL" \
+  "    THEN herald_unread_seconds(" USER ", x.sent_at, herald_now())" \
+  "    ELSE greatest(0::float8, floor(ct.pn - herald_business_position(" \
+  "     ct.b, ct.q, ct.c, ct.wq, ct.t_at, ct.t_cc, ct.zone, x.sent_at)))" \
+  "     ::bigint END"
+
 static const char REPORT_SQL[] =
   SCOPE_CTES ","
   " who AS MATERIALIZED ("
@@ -107,6 +116,18 @@ static const char REPORT_SQL[] =
   "  FROM scope s JOIN users u ON u.id = s.user_id AND u.active"
   "  WHERE ($6::bigint IS NULL OR s.conversation_id = $6::bigint)"
   "  AND ($7::bigint IS NULL OR u.department_id = $7::bigint)),"
+  /* Per recipient, once: the cutoff (messages sent at or before it are
+   * unread for long enough, herald_unread_cutoff) and their business
+   * clock now, to compute "unread for" of the rows returned without a
+   * profile lookup per row. */
+  " cut AS MATERIALIZED ("
+  "  SELECT u.user_id,"
+  "   herald_unread_cutoff(u.user_id, herald_now(), $5::bigint) AS at,"
+  "   p.b, p.q, p.c, p.wq, p.t_at, p.t_cc, p.zone,"
+  "   herald_business_position(p.b, p.q, p.c, p.wq, p.t_at, p.t_cc, p.zone,"
+  "    herald_now()) AS pn"
+  "  FROM (SELECT DISTINCT user_id FROM who) u"
+  "  LEFT JOIN LATERAL herald_quiet_profile_of(u.user_id) p ON true),"
   /* Per conversation in scope: its summarised blocks (maxb, the last) and
    * kl, the last block whose messages are all older than the threshold. */
   " cb AS MATERIALIZED ("
@@ -154,16 +175,22 @@ static const char REPORT_SQL[] =
   " pairs AS MATERIALIZED ("
   "  SELECT w.user_id, w.conversation_id, w.read_seq,"
   "   e.n + coalesce(k.n, 0) AS n, e.nd + coalesce(k.nd, 0) AS nd,"
-  "   herald_unread_seconds(w.user_id, greatest(e.newest, k.newest),"
-  "    herald_now())"
-  "    >= $5::bigint AS whole"
+  "   true AS whole, ct.at AS cut_at"
   "  FROM who w"
+  "  JOIN cut ct ON ct.user_id = w.user_id"
   "  JOIN cb ON cb.conversation_id = w.conversation_id"
   "   AND cb.last_seq > w.read_seq"
+  /* The pair's last usable block: the conversation's, or earlier when the
+   * recipient's cutoff is earlier than now minus the threshold. */
+  "  CROSS JOIN LATERAL ("
+  "   SELECT least(cb.kl, (SELECT coalesce(min(b.block), cb.kl + 1) - 1"
+  "    FROM report_blocks b WHERE b.conversation_id = w.conversation_id"
+  "    AND b.sender_user_id = 0 AND b.block <= cb.kl"
+  "    AND b.max_sent > ct.at)) AS kl) kp"
   "  CROSS JOIN LATERAL ("
   "   SELECT (w.read_seq + 127) / 128 AS k0,"
   "    (w.read_seq + 127) / 128 * 128 AS lo,"
-  "    CASE WHEN cb.kl >= (w.read_seq + 127) / 128 THEN (cb.kl + 1) * 128"
+  "    CASE WHEN kp.kl >= (w.read_seq + 127) / 128 THEN (kp.kl + 1) * 128"
   "     ELSE (w.read_seq + 127) / 128 * 128 END AS hi) r"
   "  CROSS JOIN LATERAL ("
   "   SELECT count(*) AS n, max(x.sent_at) AS newest,"
@@ -174,14 +201,12 @@ static const char REPORT_SQL[] =
   "     AS nd"
   "   FROM (SELECT x.seq, x.sent_at, x.kind FROM messages x"
   "    WHERE x.tracked AND x.conversation_id = w.conversation_id"
-  "    AND x.seq > w.read_seq AND x.seq <= r.lo"
-  "    AND x.sent_at <= herald_now() - make_interval(secs => $5::bigint)"
+  "    AND x.seq > w.read_seq AND x.seq <= r.lo AND x.sent_at <= ct.at"
   "    AND x.sender_user_id IS DISTINCT FROM w.user_id"
   "    UNION ALL"
   "    SELECT x.seq, x.sent_at, x.kind FROM messages x"
   "    WHERE x.tracked AND x.conversation_id = w.conversation_id"
-  "    AND x.seq > r.hi AND x.seq > w.read_seq"
-  "    AND x.sent_at <= herald_now() - make_interval(secs => $5::bigint)"
+  "    AND x.seq > r.hi AND x.seq > w.read_seq AND x.sent_at <= ct.at"
   "    AND x.sender_user_id IS DISTINCT FROM w.user_id) x) e"
   "  LEFT JOIN LATERAL ("
   "   SELECT sum(CASE WHEN b.sender_user_id = 0 THEN b.n ELSE -b.n END)"
@@ -198,7 +223,7 @@ static const char REPORT_SQL[] =
   "   FROM report_blocks b"
   "   WHERE b.conversation_id = w.conversation_id"
   "   AND b.sender_user_id IN (0, w.user_id)"
-  "   AND b.block >= r.k0 AND b.block <= cb.kl) k ON r.hi > r.lo"
+  "   AND b.block >= r.k0 AND b.block <= kp.kl) k ON r.hi > r.lo"
   "  WHERE e.n + coalesce(k.n, 0) > 0),"
   " cand AS ("
   "  SELECT f.user_id FROM ("
@@ -219,14 +244,13 @@ static const char REPORT_SQL[] =
   "    SELECT dr.acked_at IS NOT NULL FROM ding_recipients dr"
   "    WHERE dr.conversation_id = p.conversation_id AND dr.seq = x.seq"
   "    AND dr.user_id = p.user_id), false) ELSE false END AS acked, p.whole,"
-  "   herald_unread_seconds(p.user_id, x.sent_at, herald_now()) AS unread_s"
-  "  FROM pairs p"
+  UNREAD_S("p.user_id") " AS unread_s"
+  "  FROM pairs p JOIN cut ct ON ct.user_id = p.user_id"
   "  CROSS JOIN LATERAL ("
   "   SELECT x.seq, x.sender_user_id, x.sender_bot_id, x.sent_at, x.kind"
   "   FROM messages x"
   "   WHERE x.tracked AND x.conversation_id = p.conversation_id"
-  "   AND x.seq > p.read_seq"
-  "   AND x.sent_at <= herald_now() - make_interval(secs => $5::bigint)"
+  "   AND x.seq > p.read_seq AND x.sent_at <= p.cut_at"
   "   AND x.sender_user_id IS DISTINCT FROM p.user_id"
   "   ORDER BY x.seq LIMIT CASE WHEN p.whole THEN $8::bigint END) x"
   "  WHERE p.whole IS NOT TRUE OR p.user_id IN (SELECT user_id FROM cand)),"
@@ -235,8 +259,8 @@ static const char REPORT_SQL[] =
   "  SELECT d.* FROM ("
   "   SELECT w.user_id, w.conversation_id, x.seq, x.sender_user_id,"
   "    x.sender_bot_id, x.sent_at, true AS ding, false AS acked,"
-  "    herald_unread_seconds(w.user_id, x.sent_at, herald_now()) AS unread_s"
-  "   FROM who w"
+  UNREAD_S("w.user_id") " AS unread_s"
+  "   FROM who w JOIN cut ct ON ct.user_id = w.user_id"
   "   CROSS JOIN LATERAL ("
   "    SELECT dr.conversation_id, dr.seq FROM ding_recipients dr"
   "    WHERE dr.user_id = w.user_id"
@@ -244,7 +268,7 @@ static const char REPORT_SQL[] =
   "    AND dr.acked_at IS NULL AND dr.seq <= w.read_seq OFFSET 0) dr"
   "   JOIN messages x ON x.conversation_id = dr.conversation_id"
   "    AND x.seq = dr.seq"
-  "    AND x.sent_at <= herald_now() - make_interval(secs => $5::bigint)) d"
+  "    AND x.sent_at <= ct.at) d"
   "  WHERE d.unread_s >= $5::bigint),"
   " kk AS ("
   "  SELECT user_id, conversation_id, seq, sender_user_id, sender_bot_id,"

@@ -561,6 +561,59 @@ LANGUAGE sql STABLE AS $$
   SELECT herald_business_seconds(p_user, p_sent, p_now)
 $$;
 
+-- The inverse the unread report counts with: the latest sent time T for
+-- which herald_unread_seconds(p_user, T, p_now) >= p_secs (to the
+-- millisecond; -infinity when no time within three years qualifies, e.g.
+-- a user quiet around the clock). Business time never grows as the sent
+-- time moves later, so exactly the messages sent at or before T are
+-- unread for long enough: the report compares sent_at with T, per
+-- recipient, instead of evaluating "unread for" per message. Found by
+-- search on the business clock (about 50 steps of ~3 µs).
+CREATE FUNCTION herald_unread_cutoff(p_user bigint, p_now timestamptz,
+                                     p_secs bigint)
+RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  p quiet_profiles;
+  pn float8;
+  hi timestamptz := p_now - make_interval(secs => p_secs);
+  lo timestamptz;
+  mid timestamptz;
+  span interval := interval '1 day';
+BEGIN
+  SELECT * INTO p FROM herald_quiet_profile_of(p_user);
+  IF NOT FOUND THEN
+    RETURN hi;                  -- elapsed time, as herald_business_seconds
+  END IF;
+  pn := herald_business_position(p.b, p.q, p.c, p.wq, p.t_at, p.t_cc,
+                                 p.zone, p_now);
+  -- Business time is at most elapsed time: nothing after hi qualifies.
+  IF floor(pn - herald_business_position(p.b, p.q, p.c, p.wq, p.t_at,
+                                         p.t_cc, p.zone, hi)) >= p_secs THEN
+    RETURN hi;
+  END IF;
+  -- Invariant: hi does not qualify. Step back until lo does.
+  LOOP
+    lo := hi - span;
+    EXIT WHEN floor(pn - herald_business_position(p.b, p.q, p.c, p.wq,
+                    p.t_at, p.t_cc, p.zone, lo)) >= p_secs;
+    IF span > interval '3 years' THEN
+      RETURN '-infinity';
+    END IF;
+    hi := lo;
+    span := span * 2;
+  END LOOP;
+  WHILE hi - lo > interval '1 millisecond' LOOP
+    mid := lo + (hi - lo) / 2;
+    IF floor(pn - herald_business_position(p.b, p.q, p.c, p.wq, p.t_at,
+                                           p.t_cc, p.zone, mid)) >= p_secs THEN
+      lo := mid;
+    ELSE
+      hi := mid;
+    END IF;
+  END LOOP;
+  RETURN lo;
+END $$;
+
 -- Is p_at quiet for the user? (false for an unknown user)
 CREATE FUNCTION herald_in_quiet(p_user bigint, p_at timestamptz)
 RETURNS boolean LANGUAGE sql STABLE AS $$

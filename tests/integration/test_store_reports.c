@@ -412,12 +412,10 @@ TEST(report_dings)
   store_close(k.c);
 }
 
-/* "Unread for" is herald_unread_seconds() alone. Replaced here by a
- * business-time-like measure (elapsed minus two hours), the report must
- * count message by message where the newest unread message of a pair is not
- * old enough although older ones are: Team 1 is 5 h old (3 h by this
- * measure), everything else 3 h (1 h). */
-TEST(report_counts_by_the_unread_function)
+/* "Unread for" is business time: a message old enough by the clock but
+ * not by business hours is not reported, and the rows show business
+ * seconds. */
+TEST(report_counts_business_time_per_recipient)
 {
   struct cast k = setup();
   struct store_report_query q = {.older_than_s = 7200,
@@ -425,13 +423,19 @@ TEST(report_counts_by_the_unread_function)
   struct store_report r;
   char sql[256];
 
-  pgtest_exec(conninfo,
-              "CREATE OR REPLACE FUNCTION herald_unread_seconds(p_user bigint,"
-              " p_sent timestamptz, p_now timestamptz) RETURNS bigint"
-              " LANGUAGE sql STABLE AS $$ SELECT greatest(0, floor(extract("
-              "epoch FROM (p_now - p_sent))) - 7200)::bigint $$");
+  /* Wednesday 2026-11-25 12:00 UTC on the database clock, a quiet window
+   * 09:00-11:00 for everyone: the messages sent at 09:00 are three hours
+   * old but one business hour, under the threshold; team seq 1, sent at
+   * 07:00, is five hours old and three business hours. Only a report that
+   * counts business time per recipient gets this right. */
+  pgtest_exec(conninfo, "INSERT INTO quiet_windows (user_id, day_of_week,"
+                        " start_minute, end_minute) VALUES (NULL, 3, 540, 660)");
+  CHECK_INT(store_clock_set_offset(k.c, pgtest_query_int(conninfo,
+            "SELECT (extract(epoch FROM timestamptz '2026-11-25 12:00Z'"
+            " - now()) * 1000)::bigint")), ==, STORE_OK);
+  pgtest_exec(conninfo, "UPDATE messages SET sent_at = '2026-11-25 09:00Z'");
   snprintf(sql, sizeof sql,
-           "UPDATE messages SET sent_at = now() - interval '5 hours'"
+           "UPDATE messages SET sent_at = '2026-11-25 07:00Z'"
            " WHERE conversation_id = %lld AND seq = 1", (long long)k.team);
   pgtest_exec(conninfo, sql);
   /* Team 1 (from a) is unread by b, x and m1; nothing else counts. */
