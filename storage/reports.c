@@ -79,16 +79,14 @@
  * CTEs: who = the (member, conversation, marker) pairs in scope; cb = per
  * conversation in scope, its last summarised block and the last one usable
  * at this threshold; fill = summaries of the blocks completed since; pairs
- * = per pair, the count of unread tracked messages pre-filtered on sent_at,
- * of unacknowledged DINGs among them, and whether the newest is old enough
- * by herald_unread_seconds (then all are: see above); cand = recipients
- * whose rows may be among the first $8 (counting only the whole pairs
- * before them, a lower bound, so a superset); detail = message rows of the
- * pairs of cand (at most $8 per pair: a pair's first rows by seq are its
- * oldest, seqs being given in commit order under the conversation's lock
- * and stamped with the clock then) and of the pairs not whole (all their
- * rows: they are counted one by one), with their unread time; dk =
- * DINGs read but not acknowledged; tot = totals per recipient.
+ * = per pair, the count of unread tracked messages sent at or before the
+ * recipient's cutoff (all unread long enough: see above) and of
+ * unacknowledged DINGs among them; cand = recipients whose rows may be
+ * among the first $8 (counting the pairs before them); detail = message
+ * rows of the pairs of cand (at most $8 per pair: a pair's first rows by
+ * seq are its oldest, seqs being given in commit order under the
+ * conversation's lock and stamped with the clock then), with their unread
+ * time; dk = DINGs read but not acknowledged; tot = totals per recipient.
  *
  * Output, ordered by t then ord then department:
  *   t 0  one report row (columns 1-9), ord its rank by recipient, age
@@ -169,13 +167,12 @@ static const char REPORT_SQL[] =
   "  ON CONFLICT DO NOTHING),"
   /* Per pair: unread tracked messages old enough, not the member's own,
    * counted from the blocks between lo and hi and one by one before lo
-   * (from the marker to the first block boundary) and after hi; how many
-   * are unacknowledged DINGs; and whether the newest is old enough by
-   * herald_unread_seconds (then all are). */
+   * (from the marker to the first block boundary) and after hi; and how
+   * many are unacknowledged DINGs. */
   " pairs AS MATERIALIZED ("
   "  SELECT w.user_id, w.conversation_id, w.read_seq,"
   "   e.n + coalesce(k.n, 0) AS n, e.nd + coalesce(k.nd, 0) AS nd,"
-  "   true AS whole, ct.at AS cut_at"
+  "   ct.at AS cut_at"
   "  FROM who w"
   "  JOIN cut ct ON ct.user_id = w.user_id"
   "  JOIN cb ON cb.conversation_id = w.conversation_id"
@@ -193,7 +190,7 @@ static const char REPORT_SQL[] =
   "    CASE WHEN kp.kl >= (w.read_seq + 127) / 128 THEN (kp.kl + 1) * 128"
   "     ELSE (w.read_seq + 127) / 128 * 128 END AS hi) r"
   "  CROSS JOIN LATERAL ("
-  "   SELECT count(*) AS n, max(x.sent_at) AS newest,"
+  "   SELECT count(*) AS n,"
   "    count(*) FILTER (WHERE x.kind = 'ding' AND EXISTS ("
   "     SELECT 1 FROM ding_recipients dr"
   "     WHERE dr.conversation_id = w.conversation_id AND dr.seq = x.seq"
@@ -211,7 +208,6 @@ static const char REPORT_SQL[] =
   "  LEFT JOIN LATERAL ("
   "   SELECT sum(CASE WHEN b.sender_user_id = 0 THEN b.n ELSE -b.n END)"
   "     AS n,"
-  "    max(b.max_sent) AS newest,"
   "    (SELECT count(*) FROM messages x"
   "     WHERE x.kind = 'ding' AND x.tracked"
   "     AND x.conversation_id = w.conversation_id"
@@ -227,7 +223,7 @@ static const char REPORT_SQL[] =
   "  WHERE e.n + coalesce(k.n, 0) > 0),"
   " cand AS ("
   "  SELECT f.user_id FROM ("
-  "   SELECT p.user_id, sum(sum(p.n) FILTER (WHERE p.whole)) OVER ("
+  "   SELECT p.user_id, sum(sum(p.n)) OVER ("
   "    ORDER BY p.user_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
   "    AS before"
   "   FROM pairs p GROUP BY p.user_id) f"
@@ -243,7 +239,7 @@ static const char REPORT_SQL[] =
   "   CASE WHEN x.kind = 'ding' THEN coalesce(("
   "    SELECT dr.acked_at IS NOT NULL FROM ding_recipients dr"
   "    WHERE dr.conversation_id = p.conversation_id AND dr.seq = x.seq"
-  "    AND dr.user_id = p.user_id), false) ELSE false END AS acked, p.whole,"
+  "    AND dr.user_id = p.user_id), false) ELSE false END AS acked,"
   UNREAD_S("p.user_id") " AS unread_s"
   "  FROM pairs p JOIN cut ct ON ct.user_id = p.user_id"
   "  CROSS JOIN LATERAL ("
@@ -252,8 +248,8 @@ static const char REPORT_SQL[] =
   "   WHERE x.tracked AND x.conversation_id = p.conversation_id"
   "   AND x.seq > p.read_seq AND x.sent_at <= p.cut_at"
   "   AND x.sender_user_id IS DISTINCT FROM p.user_id"
-  "   ORDER BY x.seq LIMIT CASE WHEN p.whole THEN $8::bigint END) x"
-  "  WHERE p.whole IS NOT TRUE OR p.user_id IN (SELECT user_id FROM cand)),"
+  "   ORDER BY x.seq LIMIT $8::bigint) x"
+  "  WHERE p.user_id IN (SELECT user_id FROM cand)),"
   /* DINGs read but not acknowledged (unread ones are above). */
   " dk AS MATERIALIZED ("
   "  SELECT d.* FROM ("
@@ -280,10 +276,7 @@ static const char REPORT_SQL[] =
   " tot AS MATERIALIZED ("
   "  SELECT a.user_id, sum(a.n)::bigint AS n, sum(a.nd)::bigint AS nd"
   "  FROM ("
-  "   SELECT user_id, n, nd FROM pairs WHERE whole"
-  "   UNION ALL"
-  "   SELECT user_id, 1, (ding AND NOT acked)::int FROM detail"
-  "   WHERE whole IS NOT TRUE AND unread_s >= $5::bigint"
+  "   SELECT user_id, n, nd FROM pairs"
   "   UNION ALL"
   "   SELECT user_id, 1, 1 FROM dk) a"
   "  GROUP BY a.user_id),"
