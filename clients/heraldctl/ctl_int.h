@@ -70,6 +70,9 @@ int ctl_cmd_quiet_set(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_quiet_org(struct ctl *ctl, int argc, char **argv);
 /* cmd_ding.c: the organisation's DING policy. */
 int ctl_cmd_ding_schedule(struct ctl *ctl, int argc, char **argv);
+/* cmd_audit.c: the cards' hash chains and an employee's signed history. */
+int ctl_cmd_audit_verify(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_audit_export(struct ctl *ctl, int argc, char **argv);
 /* cmd_chat.c: as a user, over the server's WebSocket (no database). */
 int ctl_cmd_send(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_tail(struct ctl *ctl, int argc, char **argv);

@@ -54,6 +54,10 @@ static const struct command commands[] = {
    "show or replace the organisation's quiet windows"},
   {"ding", "schedule", ctl_cmd_ding_schedule,
    "show or set the organisation's DING re-alert and escalation policy"},
+  {"audit", "verify", ctl_cmd_audit_verify,
+   "check every card's event hash chain (edited, removed, reordered)"},
+  {"audit", "export", ctl_cmd_audit_export,
+   "write an employee's signed interview history as JSON"},
   {NULL, "send", ctl_cmd_send, "send a message as a user (over the server)"},
   {NULL, "tail", ctl_cmd_tail, "follow a conversation as a user (over the server)"},
 };
