@@ -176,4 +176,30 @@ TEST(reminder_after_seven_days_without_checkin)
   tc_free(&c);
 }
 
+TEST(parent_goes_with_every_change)
+{
+  struct tcard c = tc_create(
+      "{\"type\":\"okr\",\"objective\":\"Team\",\"owner\":5,"
+      "\"period\":\"2026-Q4\",\"parent\":12,\"key_results\":[{\"title\":"
+      "\"a\",\"start\":0,\"target\":1}]}", user(5), T0, NULL);
+  struct card_change ch = {0};
+  struct proto_error err = {0};
+  struct card_actor sys = {0}, owner = user(5);
+  struct card_ctx x = ctx_of(&c, T0 + 8 * DAY);
+
+  CHECK_INT(card_action(c.type, c.state, "remind", NULL, &sys, &x, &ch, &err),
+            ==, 0);
+  CHECK_INT(ch.parent, ==, 12);
+  card_change_clear(&ch);
+  CHECK_INT(card_action(c.type, c.state, "comment", "{\"text\":\"hi\"}",
+                        &owner, &x, &ch, &err), ==, 0);
+  CHECK_INT(ch.parent, ==, 12);
+  card_change_clear(&ch);
+  CHECK_INT(card_edit(c.type, c.state, "/parent", "null", 1, &owner, &x, &ch,
+                      &err), ==, 0);
+  CHECK_INT(ch.parent, ==, 0);
+  card_change_clear(&ch);
+  tc_free(&c);
+}
+
 TEST_MAIN()
