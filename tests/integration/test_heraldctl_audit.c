@@ -283,7 +283,7 @@ static void sign(struct scard *c, int64_t who, const struct dev *d,
  * (5 events... 8 with edits), and a task (4 events). */
 struct world {
   struct fixture f;
-  struct scard iv, task;
+  struct scard iv, task, okr;
   struct dev da, db;
 };
 
@@ -321,12 +321,24 @@ static void world(struct world *w)
   act(&w->task, w->f.bob, "comment", "{\"text\":\"half done\"}");
   act(&w->task, w->f.bob, "set_status", "{\"status\":\"done\"}");
   CHECK_INT(w->task.ver, ==, 4);
+
+  /* Reals in the payloads and states: the chain must survive jsonb. */
+  snprintf(body, sizeof body,
+           "{\"type\":\"okr\",\"objective\":\"Faster\",\"owner\":%lld,"
+           "\"period\":\"2026-Q4\",\"key_results\":[{\"title\":\"p99\","
+           "\"start\":1.50,\"target\":0.1,\"current\":1.2,\"unit\":\"s\"}]}",
+           (long long)w->f.alice);
+  w->okr = create(&w->f, w->f.alice, body, "okr-1");
+  act(&w->okr, w->f.alice, "checkin",
+      "{\"kr\":0,\"current\":0.75,\"confidence\":0.35,\"note\":\"cache\"}");
+  act(&w->okr, w->f.alice, "checkin", "{\"kr\":0,\"current\":0.333333}");
 }
 
 static void world_free(struct world *w)
 {
   json_decref(w->iv.state);
   json_decref(w->task.state);
+  json_decref(w->okr.state);
   store_close(w->f.c);
   pgtest_db_drop();
 }
@@ -354,10 +366,16 @@ static void expect_broken(struct world *w, const struct scard *bad,
   CHECK_CONTAINS(r.out, line);
   CHECK_CONTAINS(r.out, what);
   CHECK_CONTAINS(r.out, "1 card with a broken chain");
-  /* The other card is not reported. */
-  snprintf(line, sizeof line, "card %lld (",
-           (long long)(bad == &w->iv ? w->task.id : w->iv.id));
-  CHECK(strstr(r.out, line) == NULL);
+  /* The other cards are not reported. */
+  {
+    const struct scard *all[] = {&w->iv, &w->task, &w->okr};
+    for (size_t i = 0; i < 3; i++) {
+      if (all[i] == bad)
+        continue;
+      snprintf(line, sizeof line, "card %lld (", (long long)all[i]->id);
+      CHECK(strstr(r.out, line) == NULL);
+    }
+  }
 }
 
 TEST(intact_chains_verify)
@@ -369,7 +387,7 @@ TEST(intact_chains_verify)
   CTL(&r, "audit", "verify");
   if (r.status != 0)
     CHECK_FAIL("audit verify exited %d: %s%s", r.status, r.out, r.err);
-  CHECK_CONTAINS(r.out, "2 cards, 10 events checked: every chain is intact");
+  CHECK_CONTAINS(r.out, "3 cards, 13 events checked: every chain is intact");
   /* Nothing to tamper with is allowed by default: the trigger refuses. */
   {
     char state[6];
@@ -405,6 +423,22 @@ TEST(edited_time_is_named)
            " WHERE card_id = %lld AND event_seq = 3", (long long)w.task.id);
   tamper(sql);
   expect_broken(&w, &w.task, "event 3: hash mismatch");
+  world_free(&w);
+}
+
+TEST(edited_number_is_named)
+{
+  struct world w;
+  char sql[256];
+
+  world(&w);
+  /* 0.75 -> 0.750001 in the check-in's payload. */
+  snprintf(sql, sizeof sql,
+           "UPDATE card_events SET payload = jsonb_set(payload,"
+           " '{current}', '0.750001') WHERE card_id = %lld"
+           " AND event_seq = 2", (long long)w.okr.id);
+  tamper(sql);
+  expect_broken(&w, &w.okr, "event 2: hash mismatch");
   world_free(&w);
 }
 
