@@ -443,6 +443,22 @@ TEST(edited_number_is_named)
   world_free(&w);
 }
 
+TEST(edited_card_row_is_named)
+{
+  struct world w;
+  char sql[256];
+
+  world(&w);
+  /* The row alone: the chain is intact, the row is not its last state. */
+  snprintf(sql, sizeof sql,
+           "UPDATE cards SET state = jsonb_set(state, '{title}', '\"Skip\"')"
+           " WHERE id = %lld", (long long)w.task.id);
+  pgtest_exec(conninfo, sql);
+  expect_broken(&w, &w.task, "event 4: the card's state is not the state "
+                             "of its newest event 4");
+  world_free(&w);
+}
+
 TEST(removed_event_is_named)
 {
   struct world w;
