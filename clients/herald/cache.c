@@ -18,6 +18,7 @@
  *     msg CONV SEQ FROM TS KIND TRACKED RD TOTAL URG ALL DING_N LEN:body
  *     row CONV SEQ UID ACKED          (after its msg)
  *     ding CONV SEQ FROM URG ABOUT
+ *     shown CONV                      (the conversation on screen)
  * The file is replaced atomically (temporary file, fsync, rename, fsync of
  * the directory), so a crash leaves the old or the new cache.
  */
@@ -144,6 +145,8 @@ int cache_format(const struct model *m, char **out, size_t *len)
     sb_printf(&b, "ding %" PRIu64 " %" PRIu64 " %" PRIu64 " %d %" PRIu64 "\n",
               d->conv, d->seq, d->from, (int)d->urg, d->about);
   }
+  if (m->shown)
+    sb_printf(&b, "shown %" PRIu64 "\n", m->shown);
   if (b.oom) {
     free(b.p);
     return -ENOMEM;
@@ -334,6 +337,8 @@ int cache_parse(struct model *m, const char *text, size_t len)
       b.about = rd_u64(&r);
       if (!r.bad && model_banner_add(m, &b) != 0)
         return -ENOMEM;
+    } else if (rd_word(&r, "shown")) {
+      m->shown = rd_u64(&r);
     } else {
       r.bad = true;
       break;

@@ -101,6 +101,7 @@ struct model {
   size_t npend;
   struct hbanner *banners;
   size_t nbanners;
+  uint64_t shown;                 /* the conversation on screen (kept) */
 };
 
 void model_init(struct model *m);

@@ -384,6 +384,9 @@ int main(int argc, char **argv)
             hc_strerror(rc));
   }
   net_load_pending(a);
+  for (size_t i = 0; i < a->m.nconvs; i++)
+    if (a->m.convs[i].id == a->m.shown)
+      a->sel = i;
   signal(SIGTERM, on_signal);
   signal(SIGHUP, on_signal);
   if (ui_start(a) != 0)

@@ -33,7 +33,7 @@
 #include "text.h"
 
 #define LIST_MIN_COLS 60          /* below this the list is hidden */
-#define LIST_WIDTH 22
+#define LIST_WIDTH 24
 
 enum { PAIR_BANNER = 1, PAIR_DIM, PAIR_MINE, PAIR_STATUS_OFF };
 
@@ -82,6 +82,8 @@ void ui_select(struct app *a, size_t idx)
     return;
   a->sel = idx;
   c = &a->m.convs[idx];
+  a->m.shown = c->id;
+  a->cache_dirty = true;
   c->scroll = 0;
   if (!c->members_known)
     net_members(a, c);
@@ -383,7 +385,7 @@ static void draw_list(struct app *a, int top, int rows)
   int y = top;
 
   attron(A_BOLD);
-  draw_s(y++, 0, online ? "Conversations" : "Conversations [offline]",
+  draw_s(y++, 0, online ? "Conversations" : "Conversations: OFFLINE",
          LIST_WIDTH - 1);
   attroff(A_BOLD);
   for (size_t i = 0; i < a->m.nconvs && y < top + rows; i++) {
