@@ -417,7 +417,7 @@ static void report_cb(struct hc_conn *hc, int err, const struct proto_frame *f,
   r = &f->u.report_result;
   line[0] = '\0';
   cell(line, sizeof line, "RECIPIENT", 18);
-  cell(line, sizeof line, "CONVERSATION", 16);
+  cell(line, sizeof line, "CONVERSATION", 18);
   cell(line, sizeof line, "SEQ", 6);
   cell(line, sizeof line, "SENDER", 16);
   cell(line, sizeof line, "SENT", 12);
@@ -429,8 +429,9 @@ static void report_cb(struct hc_conn *hc, int err, const struct proto_frame *f,
     struct hconv *c = model_conv(&a->m, w->conv);
     char tb[64];
 
-    if (c)
-      snprintf(conv, sizeof conv, "%s", model_title(&a->m, c, tb, sizeof tb));
+    if (c && c->title)
+      snprintf(conv, sizeof conv, "#%" PRIu64 " %s", w->conv,
+               model_title(&a->m, c, tb, sizeof tb));
     else
       snprintf(conv, sizeof conv, "#%" PRIu64, w->conv);
     snprintf(seq, sizeof seq, "%" PRIu64, w->seq);
@@ -439,7 +440,7 @@ static void report_cb(struct hc_conn *hc, int err, const struct proto_frame *f,
              w->unread_s / 3600, w->unread_s % 3600 / 60);
     line[0] = '\0';
     cell(line, sizeof line, report_name(a, r, w->uid, who, sizeof who), 18);
-    cell(line, sizeof line, conv, 16);
+    cell(line, sizeof line, conv, 18);
     cell(line, sizeof line, seq, 6);
     cell(line, sizeof line, report_name(a, r, w->from, from, sizeof from), 16);
     cell(line, sizeof line, sent, 12);
@@ -459,6 +460,7 @@ static void report_cb(struct hc_conn *hc, int err, const struct proto_frame *f,
     ov_add(&b, "(rows truncated; totals are complete)");
   snprintf(title, sizeof title, "Unread over %" PRIu64 "m: %zu rows",
            r->older / 60, r->nrows);
+  a->notice[0] = '\0';
   ov_show(a, OV_TEXT, title, &b);
 }
 
