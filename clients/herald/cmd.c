@@ -265,15 +265,10 @@ static void cmd_ack(struct app *a, char *args)
 
 /* ---- /who ---- */
 
-struct wreq {
-  struct app *a;
-  uint64_t conv, seq;
-};
-
 static void who_cb(struct hc_conn *hc, int err, const struct proto_frame *r,
                    void *arg)
 {
-  struct wreq *q = arg;
+  struct preq *q = arg;
   struct app *a = q->a;
   struct ovbuf b = {0};
   char title[128], nb[64], t[32];
@@ -285,7 +280,7 @@ static void who_cb(struct hc_conn *hc, int err, const struct proto_frame *r,
     ui_notice(a, "/who: %s%s%.*s", hc_strerror(err), r ? " — " : "",
               r ? (int)r->u.error.message.len : 0,
               r ? r->u.error.message.p : "");
-    free(q);
+    preq_done(q);
     return;
   }
   w = &r->u.who_read_result;
@@ -312,7 +307,7 @@ static void who_cb(struct hc_conn *hc, int err, const struct proto_frame *r,
   snprintf(title, sizeof title, "Who read #%" PRIu64 ": %zu/%zu", q->seq, nread,
            w->nrows);
   ov_show(a, OV_TEXT, title, &b);
-  free(q);
+  preq_done(q);
 }
 
 static void cmd_who(struct app *a, char *args)
@@ -320,7 +315,7 @@ static void cmd_who(struct app *a, char *args)
   struct hconv *c = ui_current(a);
   char *w = next_word(&args);
   struct proto_frame f;
-  struct wreq *q;
+  struct preq *q;
   uint64_t seq = 0;
 
   if (!c) {
@@ -343,16 +338,13 @@ static void cmd_who(struct app *a, char *args)
       return;
     }
   }
-  if (!need_online(a, "/who") || !(q = malloc(sizeof *q)))
+  if (!need_online(a, "/who") || !(q = preq_new(a, c->id, seq)))
     return;
-  q->a = a;
-  q->conv = c->id;
-  q->seq = seq;
   proto_frame_init(&f, PROTO_T_WHO_READ);
   f.u.who_read.conv = c->id;
   f.u.who_read.seq = seq;
   if (hc_request(a->conn, &f, who_cb, q, NULL) != 0) {
-    free(q);
+    preq_done(q);
     ui_notice(a, "/who: cannot ask now");
   }
 }

@@ -199,7 +199,21 @@ struct app {
   bool logging_out;
   bool device_key_done;
   unsigned retry_in_ms;
+  struct preq *preqs;             /* contexts of requests in flight */
+  unsigned ticks;
 };
+
+/* A request's context (the `arg` of its reply callback). The library
+ * drops the callbacks of requests still pending when the connection is
+ * freed, so the contexts are listed here and freed at exit. */
+struct preq {
+  struct preq *prev, *next;
+  struct app *a;
+  uint64_t conv, seq;
+};
+struct preq *preq_new(struct app *a, uint64_t conv, uint64_t seq);
+void preq_done(struct preq *q);          /* unlinks and frees */
+void preq_free_all(struct app *a);
 
 /* net.c */
 void net_on_event(struct hc_conn *c, const struct hc_event *ev, void *arg);

@@ -401,6 +401,7 @@ out_conn:
     fprintf(stderr, "herald: could not save the cache in %s\n", a->state_dir);
 out_ctx:
   hc_ctx_free(a->ctx);               /* frees the connection, flushes cursors */
+  preq_free_all(a);                  /* contexts of requests never answered */
 out_loop:
   uv_walk(&a->loop, close_leftover, NULL);
   uv_run(&a->loop, UV_RUN_DEFAULT);

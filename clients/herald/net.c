@@ -91,22 +91,52 @@ void net_refresh_convs(struct app *a)
     a->conv_list_id = 0;
 }
 
-/* ---- members ---- */
+/* ---- request contexts ---- */
 
-struct members_req {
-  struct app *a;
-  uint64_t conv;
-};
+struct preq *preq_new(struct app *a, uint64_t conv, uint64_t seq)
+{
+  struct preq *q = calloc(1, sizeof *q);
+
+  if (!q)
+    return NULL;
+  q->a = a;
+  q->conv = conv;
+  q->seq = seq;
+  q->next = a->preqs;
+  if (a->preqs)
+    a->preqs->prev = q;
+  a->preqs = q;
+  return q;
+}
+
+void preq_done(struct preq *q)
+{
+  if (q->prev)
+    q->prev->next = q->next;
+  else
+    q->a->preqs = q->next;
+  if (q->next)
+    q->next->prev = q->prev;
+  free(q);
+}
+
+void preq_free_all(struct app *a)
+{
+  while (a->preqs)
+    preq_done(a->preqs);
+}
+
+/* ---- members ---- */
 
 static void members_cb(struct hc_conn *hc, int err,
                        const struct proto_frame *r, void *arg)
 {
-  struct members_req *q = arg;
+  struct preq *q = arg;
   struct app *a = q->a;
   struct hconv *c = model_conv(&a->m, q->conv);
 
   (void)hc;
-  free(q);
+  preq_done(q);
   if (err) {
     if (c)
       c->members_known = false;
@@ -125,17 +155,15 @@ static void members_cb(struct hc_conn *hc, int err,
 
 void net_members(struct app *a, struct hconv *c)
 {
-  struct members_req *q;
+  struct preq *q;
   struct proto_frame f;
 
-  if (!net_online(a) || c->members_known || !(q = malloc(sizeof *q)))
+  if (!net_online(a) || c->members_known || !(q = preq_new(a, c->id, 0)))
     return;
-  q->a = a;
-  q->conv = c->id;
   proto_frame_init(&f, PROTO_T_CONV_MEMBERS);
   f.u.conv_members.conv = c->id;
   if (hc_request(a->conn, &f, members_cb, q, NULL) != 0) {
-    free(q);
+    preq_done(q);
     return;
   }
   c->members_known = true;
@@ -146,12 +174,12 @@ void net_members(struct app *a, struct hconv *c)
 static void history_cb(struct hc_conn *hc, int err,
                        const struct proto_frame *r, void *arg)
 {
-  struct members_req *q = arg;
+  struct preq *q = arg;
   struct app *a = q->a;
   struct hconv *c = model_conv(&a->m, q->conv);
 
   (void)hc;
-  free(q);
+  preq_done(q);
   if (!c)
     return;
   c->hist_pending = false;
@@ -168,7 +196,7 @@ static void history_cb(struct hc_conn *hc, int err,
 
 void net_history(struct app *a, struct hconv *c)
 {
-  struct members_req *q;
+  struct preq *q;
   struct proto_frame f;
   uint64_t before = c->n ? c->msgs[0].seq : c->last + 1;
 
@@ -178,16 +206,14 @@ void net_history(struct app *a, struct hconv *c)
     ui_notice(a, "offline: older messages load when connected");
     return;
   }
-  if (!(q = malloc(sizeof *q)))
+  if (!(q = preq_new(a, c->id, 0)))
     return;
-  q->a = a;
-  q->conv = c->id;
   proto_frame_init(&f, PROTO_T_HISTORY);
   f.u.history.conv = c->id;
   f.u.history.before = before;
   f.u.history.limit = HERALD_HISTORY_PAGE;
   if (hc_request(a->conn, &f, history_cb, q, NULL) != 0) {
-    free(q);
+    preq_done(q);
     return;
   }
   c->hist_pending = true;

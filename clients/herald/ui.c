@@ -711,10 +711,9 @@ static void on_winch(uv_signal_t *h, int sig)
 static void on_tick(uv_timer_t *h)
 {
   struct app *a = h->data;
-  static unsigned n;
 
   a->dirty = true;                 /* clock-dependent text (times) */
-  if (++n % 5 == 0 && a->cache_dirty && a->state_dir[0]) {
+  if (++a->ticks % 5 == 0 && a->cache_dirty && a->state_dir[0]) {
     a->cache_dirty = false;
     cache_save(&a->m, a->state_dir);
   }

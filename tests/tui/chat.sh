@@ -38,4 +38,5 @@ hopen ann ann 100 24
 wait_for ann "online"
 case "$(screen ann)" in *Password*|*"Privacy notice"*) fail "asked again on the second start" ;; esac
 wait_for ann "hello from ann"
+quit_all
 echo "tui chat: ok"

@@ -43,4 +43,5 @@ typein cat "/ack"
 keys cat Enter
 wait_gone cat "F2 acknowledge"
 wait_for ann "DING urgent · acked 2/2"
+quit_all
 echo "tui ding: ok"

@@ -82,4 +82,5 @@ case "$line" in
   *" $before"|*" $after") ;;
   *) fail "read time: expected $before or $after, got: $line" ;;
 esac
+quit_all
 echo "tui offline: ok"

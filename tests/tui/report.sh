@@ -57,4 +57,5 @@ wait_for ann "online"
 typein ann "/report"
 keys ann Enter
 wait_for ann "/report is for managers and admins"
+quit_all
 echo "tui report: ok"

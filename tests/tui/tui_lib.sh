@@ -17,7 +17,7 @@ tui_cleanup() {
   if [ $rc -ne 0 ] && [ -S "$TMUX_SOCK" ]; then
     for s in $(tm list-sessions -F '#S' 2>/dev/null); do
       echo "---- screen of $s ----" >&2
-      tm capture-pane -p -t "$s" >&2 || true
+      tm capture-pane -p -S -300 -t "$s" >&2 || true
     done
   fi
   tm kill-server 2>/dev/null || true
@@ -100,7 +100,7 @@ typein() { tm send-keys -t "$1" -l "$2"; }
 
 # wait_for SESSION TEXT [SECONDS] — polls the screen until TEXT shows.
 wait_for() {
-  local s=$1 text=$2 limit=${3:-20} i
+  local s=$1 text=$2 limit=${3:-30} i
   for i in $(seq 1 $((limit * 20))); do
     case "$(screen "$s")" in *"$text"*) return 0 ;; esac
     sleep 0.05
@@ -110,7 +110,7 @@ wait_for() {
 
 # wait_gone SESSION TEXT [SECONDS]
 wait_gone() {
-  local s=$1 text=$2 limit=${3:-20} i
+  local s=$1 text=$2 limit=${3:-30} i
   for i in $(seq 1 $((limit * 20))); do
     case "$(screen "$s")" in *"$text"*) ;; *) return 0 ;; esac
     sleep 0.05
@@ -118,14 +118,36 @@ wait_gone() {
   fail "$s: \"$text\" still on the screen after ${limit}s"
 }
 
-# wait_exit SESSION — herald quit (the pane is dead).
+# wait_exit SESSION — herald quit (the pane is dead) with status 0 and
+# without a word from the sanitizers (leaks, undefined behaviour).
 wait_exit() {
-  local i
-  for i in $(seq 1 200); do
-    [ "$(tm display -p -t "$1" '#{pane_dead}')" = 1 ] && return 0
+  local i st
+  for i in $(seq 1 600); do
+    # The pane's terminal closes before tmux has reaped the process: wait
+    # for the status (or the signal) too.
+    st=$(tm display -p -t "$1" '#{pane_dead}:#{pane_dead_status}/#{pane_dead_signal}')
+    case "$st" in
+      1:/) ;;
+      1:*)
+        expect_eq "${st#1:}" "0/" "$1: exit status/signal"
+        case "$(screen "$1")" in
+          *Sanitizer*|*"runtime error"*) fail "$1: sanitizer report on exit" ;;
+        esac
+        return 0 ;;
+    esac
     sleep 0.05
   done
   fail "$1: herald did not quit"
+}
+
+# quit_all — Ctrl-C in every herald still running; each must exit cleanly.
+quit_all() {
+  local s
+  for s in $(tm list-sessions -F '#S' 2>/dev/null); do
+    [ "$(tm display -p -t "$s" '#{pane_dead}')" = 1 ] && continue
+    keys "$s" C-c
+    wait_exit "$s"
+  done
 }
 
 # login_first SESSION LOGIN — first use: the password prompt, then the

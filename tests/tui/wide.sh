@@ -67,4 +67,5 @@ tm resize-window -t ben -x 30 -y 20
 wait_for ben "$(printf '  你们世界，这是一个很长的中文\n  句子')"
 tm resize-window -t ben -x 40 -y 20
 wait_for ben "$(printf '  你们世界，这是一个很长的中文句子，用来\n  测试')"
+quit_all
 echo "tui wide: ok"
