@@ -511,9 +511,7 @@ static void quiet_cb(struct hc_conn *hc, int err, const struct proto_frame *f,
     return;
   }
   q = &f->u.quiet_state;
-  a->in_quiet = q->in_quiet;
-  a->quiet_until = q->until;
-  a->quiet_next = q->next;
+  net_set_quiet(a, q);
   ov_add(&b, "Time zone: %.*s", (int)q->tz.len, q->tz.p);
   if (q->in_quiet) {
     if (q->until)
@@ -626,6 +624,10 @@ static void cmd_quiet(struct app *a, char *args)
     proto_frame_init(&f, PROTO_T_QUIET_SET);
     f.u.quiet_set.win = win;
     f.u.quiet_set.nwin = n;
+    /* The zone goes along unchanged: the windows are wall-clock times in
+     * it (and a quiet_set without tz is refused by some servers). */
+    if (a->tz[0])
+      f.u.quiet_set.tz = (struct proto_str){a->tz, strlen(a->tz)};
   } else {
     ui_notice(a, "usage: /quiet [set SPEC[; SPEC...] | clear]");
     return;

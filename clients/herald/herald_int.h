@@ -176,6 +176,7 @@ struct app {
   /* quiet hours */
   bool in_quiet;
   uint64_t quiet_until, quiet_next;
+  char tz[65];                    /* my IANA time zone (quiet_state.tz) */
   /* terminal */
   uv_poll_t tty_poll;
   uv_signal_t winch;
@@ -225,6 +226,8 @@ void net_mark_read(struct app *a);
 /* Loads the outbox's unsent messages into the model (start-up). */
 void net_load_pending(struct app *a);
 bool net_online(const struct app *a);
+/* Takes a quiet-hours state (welcome, quiet_state) into the app. */
+void net_set_quiet(struct app *a, const struct proto_quiet_state *q);
 
 /* ui.c */
 int ui_start(struct app *a);

@@ -333,11 +333,15 @@ static void on_ding_alert(struct app *a, const struct proto_ding_alert *d)
   changed(a);
 }
 
-static void set_quiet(struct app *a, const struct proto_quiet_state *q)
+void net_set_quiet(struct app *a, const struct proto_quiet_state *q)
 {
   a->in_quiet = q->in_quiet;
   a->quiet_until = q->until;
   a->quiet_next = q->next;
+  if (q->tz.p && q->tz.len && q->tz.len < sizeof a->tz) {
+    memcpy(a->tz, q->tz.p, q->tz.len);
+    a->tz[q->tz.len] = '\0';
+  }
   a->dirty = true;
 }
 
@@ -362,7 +366,7 @@ static void on_welcome(struct app *a, const struct proto_welcome *w)
   m->me = w->uid;
   m->role = w->role;
   model_user_set(m, w->uid, w->login.p, w->login.len, w->name.p, w->name.len);
-  set_quiet(a, &w->quiet);
+  net_set_quiet(a, &w->quiet);
   for (size_t i = 0; i < m->nconvs; i++)
     m->convs[i].members_known = false; /* names may have changed */
   if (!a->device_key_done)
@@ -425,7 +429,7 @@ void net_on_event(struct hc_conn *hc, const struct hc_event *ev, void *arg)
   }
   case HC_EV_FRAME:
     if (ev->frame->type == PROTO_T_QUIET_STATE)
-      set_quiet(a, &ev->frame->u.quiet_state);
+      net_set_quiet(a, &ev->frame->u.quiet_state);
     break;
   case HC_EV_OUTBOX_DONE:
     if (ev->otype == PROTO_T_SEND) {

@@ -21,7 +21,9 @@ tui_cleanup() {
     done
   fi
   tm kill-server 2>/dev/null || true
-  cleanup
+  set +e
+  (exit $rc)
+  cleanup                 # reads $? for the status (and prints the log)
 }
 trap tui_cleanup EXIT
 
@@ -83,14 +85,17 @@ org() {
 }
 
 # hopen NAME LOGIN COLS ROWS [herald options] — herald in a tmux session.
+# A shell waits for herald and prints its exit status on the pane (the
+# tests read the status from the screen rather than from tmux's own
+# bookkeeping of dead panes).
 hopen() {
   local name=$1 login=$2 cols=$3 rows=$4
   shift 4
   tm new-session -d -s "$name" -x "$cols" -y "$rows" \
+    sh -c '"$@"; echo "[herald exited: $?]"; exec sleep 86400' herald \
     env LANG=C.UTF-8 LC_ALL=C.UTF-8 TZ=UTC TERM=screen-256color \
     "$HERALD" --server "$URL" --user "$login" --state-dir "$STATE" \
     --retry-max 1 "$@"
-  tm set-option -t "$name" remain-on-exit on >/dev/null
 }
 
 screen() { tm capture-pane -p -t "$1"; }
@@ -118,23 +123,20 @@ wait_gone() {
   fail "$s: \"$text\" still on the screen after ${limit}s"
 }
 
-# wait_exit SESSION — herald quit (the pane is dead) with status 0 and
-# without a word from the sanitizers (leaks, undefined behaviour).
+# wait_exit SESSION — herald quit with status 0 and without a word from
+# the sanitizers (leaks, undefined behaviour).
+exited() { case "$(screen "$1")" in *"[herald exited: "*) return 0 ;; esac; return 1; }
 wait_exit() {
-  local i st
+  local i scr
   for i in $(seq 1 600); do
-    # The pane's terminal closes before tmux has reaped the process: wait
-    # for the status (or the signal) too.
-    st=$(tm display -p -t "$1" '#{pane_dead}:#{pane_dead_status}/#{pane_dead_signal}')
-    case "$st" in
-      1:/) ;;
-      1:*)
-        expect_eq "${st#1:}" "0/" "$1: exit status/signal"
-        case "$(screen "$1")" in
-          *Sanitizer*|*"runtime error"*) fail "$1: sanitizer report on exit" ;;
-        esac
-        return 0 ;;
-    esac
+    if exited "$1"; then
+      scr=$(tm capture-pane -p -S -300 -t "$1")
+      case "$scr" in
+        *Sanitizer*|*"runtime error"*) fail "$1: sanitizer report on exit" ;;
+      esac
+      expect_contains "$scr" "[herald exited: 0]" "$1: exit status"
+      return 0
+    fi
     sleep 0.05
   done
   fail "$1: herald did not quit"
@@ -144,7 +146,7 @@ wait_exit() {
 quit_all() {
   local s
   for s in $(tm list-sessions -F '#S' 2>/dev/null); do
-    [ "$(tm display -p -t "$s" '#{pane_dead}')" = 1 ] && continue
+    exited "$s" && continue
     keys "$s" C-c
     wait_exit "$s"
   done
