@@ -261,7 +261,7 @@ void net_load_pending(struct app *a)
 
 /* ---- events ---- */
 
-static void on_msg(struct app *a, const struct proto_msg *pm, bool replay)
+static void on_msg(struct app *a, const struct proto_msg *pm)
 {
   struct hconv *c = model_conv(&a->m, pm->conv);
   bool fresh = !c;
@@ -282,7 +282,6 @@ static void on_msg(struct app *a, const struct proto_msg *pm, bool replay)
     c->members_known = false;          /* a new member: learn the name */
     net_members(a, c);
   }
-  (void)replay;
   changed(a);
   net_mark_read(a);
 }
@@ -403,7 +402,7 @@ void net_on_event(struct hc_conn *hc, const struct hc_event *ev, void *arg)
     on_welcome(a, &ev->frame->u.welcome);
     break;
   case HC_EV_MSG:
-    on_msg(a, ev->msg, ev->replay);
+    on_msg(a, ev->msg);
     break;
   case HC_EV_SYNCED:
     net_refresh_convs(a);

@@ -528,9 +528,6 @@ static void draw_input(struct app *a, int y, int W)
   if (width < 2)
     return;
   if (a->secret) {
-    int n = tx_width(a->input.buf, a->input.len) > 0 ? 1 : 0;
-
-    (void)n;
     move(y, pw);
     return;                          /* nothing of a password is shown */
   }
