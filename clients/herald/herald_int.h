@@ -198,6 +198,8 @@ struct app {
   uint64_t conv_list_id;
   bool conv_list_again;
   bool logging_out;
+  bool read_due;                  /* mark the shown conversation read once
+                                     this loop iteration is done */
   bool device_key_done;
   unsigned retry_in_ms;
   struct preq *preqs;             /* contexts of requests in flight */

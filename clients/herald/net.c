@@ -73,7 +73,7 @@ static void conv_list_cb(struct hc_conn *hc, int err,
     a->conv_list_again = false;
     net_refresh_convs(a);
   }
-  net_mark_read(a);
+  a->read_due = true;
 }
 
 void net_refresh_convs(struct app *a)
@@ -283,7 +283,9 @@ static void on_msg(struct app *a, const struct proto_msg *pm)
     net_members(a, c);
   }
   changed(a);
-  net_mark_read(a);
+  /* One read per loop iteration, not one per message of a replay page
+   * (each read is an fsync'd outbox entry). */
+  a->read_due = true;
 }
 
 static void on_receipt(struct app *a, const struct proto_receipt *r)

@@ -153,16 +153,22 @@ size_t tx_prev(const wchar_t *w, size_t n, size_t i)
 
 int tx_cluster_width(const wchar_t *w, size_t a, size_t b)
 {
-  int cw;
+  int total = 0;
 
   if (a >= b)
     return 0;
   if (is_control(w[a]) || w[a] == '\n')
     return 1;
-  cw = wcwidth(w[a]);
-  if (cw < 0)
-    return 1;
-  return cw;
+  /* The sum of the widths of its characters: what curses and the
+   * terminal give it (a terminal that does not join a ZWJ sequence or a
+   * skin tone shows the parts side by side), so that the layout and the
+   * cursor agree with the screen. */
+  for (size_t i = a; i < b; i++) {
+    int cw = wcwidth(w[i]);
+
+    total += cw > 0 ? cw : 0;
+  }
+  return total > 0 ? total : 1;
 }
 
 int tx_width(const wchar_t *w, size_t n)

@@ -34,8 +34,9 @@ size_t tx_next(const wchar_t *w, size_t n, size_t i);
 /* The start of the cluster that ends at w[i] (0 < i <= n). */
 size_t tx_prev(const wchar_t *w, size_t n, size_t i);
 
-/* Display width of the cluster w[a..b): the width of its first character;
- * a control character counts 1 (it is shown as '?'). */
+/* Display width of the cluster w[a..b): the sum of its characters'
+ * widths (combining marks and joiners count 0), at least 1; a control
+ * character counts 1 (it is shown as '?'). */
 int tx_cluster_width(const wchar_t *w, size_t a, size_t b);
 /* Display width of w[0..n), cluster by cluster. */
 int tx_width(const wchar_t *w, size_t n);

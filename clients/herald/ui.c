@@ -720,6 +720,10 @@ static void on_prepare(uv_prepare_t *h)
 {
   struct app *a = h->data;
 
+  if (a->read_due && !a->quit) {
+    a->read_due = false;
+    net_mark_read(a);
+  }
   if (a->dirty && !a->quit)
     ui_draw(a);
 }
