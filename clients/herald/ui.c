@@ -587,6 +587,9 @@ static void enter(struct app *a)
   if (a->secret) {
     el_clear(&a->input);
     a->secret = false;
+    /* The stored token was refused: log in with the password (the
+     * library keeps the new token). */
+    hc_conn_set_token(a->conn, NULL);
     hc_conn_set_password(a->conn, a->login, line);
     explicit_bzero(line, strlen(line));
     free(line);

@@ -38,5 +38,21 @@ hopen ann ann 100 24
 wait_for ann "online"
 case "$(screen ann)" in *Password*|*"Privacy notice"*) fail "asked again on the second start" ;; esac
 wait_for ann "hello from ann"
+
+# A token the server no longer knows: herald asks the password on its
+# input line (nothing of it shown), logs in again and keeps the new token.
+keys ann C-c
+wait_exit ann
+tm kill-session -t ann
+echo "not-a-valid-token" >"$tok"
+hopen ann ann 100 24
+wait_for ann "login refused: type your password"
+wait_for ann "Password:"
+typein ann "pw-ann-123"
+case "$(screen ann)" in *pw-ann-123*) fail "password shown on the screen" ;; esac
+keys ann Enter
+wait_for ann "online"
+wait_for ann "hello from ann"
+case "$(cat "$tok")" in not-a-valid-token*) fail "the new token was not kept" ;; esac
 quit_all
 echo "tui chat: ok"
