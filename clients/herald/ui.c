@@ -481,6 +481,16 @@ static void draw_pane(struct app *a, int top, int x0, int rows, int width)
     draw_w(top + y, x0 + v->indent, v->w, v->n, width - v->indent);
     attroff(v->attr);
   }
+  if (c->scroll > 0) {
+    char more[64];
+
+    snprintf(more, sizeof more, "··· %d more lines below (PgDn) ···", c->scroll);
+    move(top + rows - 1, x0);
+    clrtoeol();
+    attron(COLOR_PAIR(PAIR_DIM) | A_BOLD);
+    draw_s(top + rows - 1, x0, more, width);
+    attroff(COLOR_PAIR(PAIR_DIM) | A_BOLD);
+  }
   vl_free(&L);
 }
 

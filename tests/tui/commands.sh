@@ -40,8 +40,10 @@ for _ in $(seq 1 20); do
   sleep 0.2
 done
 wait_for ben "msg-001" 5
+expect_contains "$(screen ben)" "more lines below (PgDn)" "scrolled-up marker"
 keys ben NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage NPage
 wait_for ben "msg-060"
+wait_gone ben "more lines below"
 
 # /who on ann's last tracked message: ben has read it (he is looking).
 wait_for ann "read 1/1"
