@@ -69,6 +69,14 @@ typein ben "/join design"
 keys ben Enter
 wait_for ben "herald · Design Team"
 
+# A 1:1 conversation.
+typein ann "/new @ben"
+keys ann Enter
+wait_for ann "herald · Ben"
+typein ann "just between us"
+keys ann Enter
+wait_for ben "Ann (1)"
+
 # Quiet hours: show, set, clear.
 typein ann "/quiet set Mon-Fri 12:00-13:00; Sun 03:00-04:00"
 keys ann Enter

@@ -40,6 +40,9 @@ wait_for ben "queued (offline)"
 keys ben C-c
 wait_exit ben
 tm kill-session -t ben
+cache=$(find "$STATE" -path '*ben/herald-cache')
+expect_eq "$(stat -c %a "$cache")" 600 "cache file mode"
+expect_eq "$(stat -c %a "$(dirname "$cache")")" 700 "state directory mode"
 
 # Two hours pass on the server's clock before it comes back.
 echo 7200000 >"$CLOCK"
