@@ -8,8 +8,9 @@
  *   cache.c     the offline cache of the model in the state directory
  *   net.c       events of the client library -> model; requests the
  *               screens need (conversation list, members, history)
- *   ui.c        the screens (ncursesw) and the keys
- *   cmd.c       slash commands
+ *   ui.c        the screens (ncursesw)
+ *   keys.c      keys, signals, the tick and the redraw on the loop
+ *   cmd.c       slash commands; cmd_query.c: /who, /report, /quiet
  *   text.c, editline.c   widths, clusters, wrapping; the input line
  *
  * Everything runs on the loop thread (libuv, shared with the client
@@ -180,6 +181,7 @@ struct app {
   /* terminal */
   uv_poll_t tty_poll;
   uv_signal_t winch;
+  uv_signal_t term, hup;          /* quit cleanly: cache saved, outbox kept */
   uv_timer_t tick;
   uv_prepare_t redraw;
   bool handles_open;
@@ -255,8 +257,22 @@ void ov_show(struct app *a, enum overlay_kind kind, const char *title,
              struct ovbuf *b);          /* takes the lines */
 void ui_format_time(uint64_t ms, char *out, size_t len);
 
+/* keys.c: the terminal's and the loop's handles (after initscr). */
+void keys_start(struct app *a);
+void keys_stop(struct app *a);
+
 /* cmd.c */
 void cmd_run(struct app *a, const char *line);
+/* The next space-separated word of *s (NUL-terminated in place), or NULL. */
+char *cmd_word(char **s);
+bool cmd_parse_id(const char *s, uint64_t *out);
+/* True when online; else says on the feedback line that `what` needs the
+ * server. */
+bool cmd_need_online(struct app *a, const char *what);
+/* cmd_query.c */
+void cmd_who(struct app *a, char *args);
+void cmd_report(struct app *a, char *args);
+void cmd_quiet(struct app *a, char *args);
 void cmd_send_text(struct app *a, const char *text);
 void cmd_ack_first(struct app *a);
 extern const char *const HERALD_HELP[];

@@ -54,8 +54,6 @@ static const char USAGE[] =
   "password is asked only once; /logout revokes it. For scripts and\n"
   "administration use heraldctl.\n";
 
-static volatile sig_atomic_t got_signal;
-
 void app_quit(struct app *a)
 {
   a->quit = true;
@@ -237,17 +235,7 @@ static bool have_token(const struct app *a)
 
 static bool should_quit(void *arg)
 {
-  struct app *a = arg;
-
-  if (got_signal)
-    a->quit = true;
-  return a->quit;
-}
-
-static void on_signal(int sig)
-{
-  (void)sig;
-  got_signal = 1;
+  return ((struct app *)arg)->quit;
 }
 
 static void close_leftover(uv_handle_t *h, void *arg)
@@ -387,8 +375,6 @@ int main(int argc, char **argv)
   for (size_t i = 0; i < a->m.nconvs; i++)
     if (a->m.convs[i].id == a->m.shown)
       a->sel = i;
-  signal(SIGTERM, on_signal);
-  signal(SIGHUP, on_signal);
   if (ui_start(a) != 0)
     goto out_conn;
   app_privacy_notice(a);
