@@ -229,7 +229,9 @@ size_t tx_wrap(const wchar_t *w, size_t n, int width, struct tx_line *out,
     }
     j = tx_next(w, n, i);
     cw = tx_cluster_width(w, i, j);
-    if (col + cw > width) {
+    /* A cluster wider than the whole line (a long ZWJ sequence in a very
+     * narrow pane) goes on a line of its own rather than never fitting. */
+    if (col + cw > width && col > 0) {
       if (w[i] == ' ') {
         /* The space itself overflows: break here and drop the spaces. */
         put_line(out, max, k++, start, i);

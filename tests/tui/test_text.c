@@ -137,6 +137,9 @@ TEST(wrap_by_display_width)
    * where a terminal does not join them: 4 columns). */
   CHECK_UINT(wrap("👍🏽👍🏽👍🏽", 4, l, 8), ==, 3);
   CHECK_STR(l[0], "👍🏽");
+  /* Wider than the line: one cluster per line, and the wrap ends. */
+  CHECK_UINT(wrap("👍🏽👍🏽", 2, l, 8), ==, 2);
+  CHECK_STR(l[1], "👍🏽");
   CHECK_UINT(wrap("e\xcc\x81" "e\xcc\x81" "e\xcc\x81", 2, l, 8), ==, 2);
   CHECK_STR(l[0], "e\xcc\x81" "e\xcc\x81");
 }
