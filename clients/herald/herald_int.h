@@ -66,7 +66,8 @@ struct hconv {
   size_t n, cap;
   bool no_older;                  /* history said nothing older exists */
   bool hist_pending;
-  bool members_known;             /* conv_members answered this session */
+  bool members_known;             /* conv_members asked this session */
+  bool members_pending;           /* a conv_members in flight */
   int scroll;                     /* lines scrolled up from the bottom */
 };
 

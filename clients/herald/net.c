@@ -137,6 +137,8 @@ static void members_cb(struct hc_conn *hc, int err,
 
   (void)hc;
   preq_done(q);
+  if (c)
+    c->members_pending = false;
   if (err) {
     if (c)
       c->members_known = false;
@@ -158,7 +160,8 @@ void net_members(struct app *a, struct hconv *c)
   struct preq *q;
   struct proto_frame f;
 
-  if (!net_online(a) || c->members_known || !(q = preq_new(a, c->id, 0)))
+  if (!net_online(a) || c->members_known || c->members_pending ||
+      !(q = preq_new(a, c->id, 0)))
     return;
   proto_frame_init(&f, PROTO_T_CONV_MEMBERS);
   f.u.conv_members.conv = c->id;
@@ -166,7 +169,7 @@ void net_members(struct app *a, struct hconv *c)
     preq_done(q);
     return;
   }
-  c->members_known = true;
+  c->members_known = c->members_pending = true;
 }
 
 /* ---- history ---- */
@@ -278,7 +281,8 @@ static void on_msg(struct app *a, const struct proto_msg *pm)
     c->read_upto = pm->seq;            /* my own message is not unread */
   if (fresh)
     net_refresh_convs(a);
-  else if (!model_user(&a->m, pm->from) && pm->from != a->m.me) {
+  else if (!model_user(&a->m, pm->from) && pm->from != a->m.me &&
+           !c->members_pending) {
     c->members_known = false;          /* a new member: learn the name */
     net_members(a, c);
   }
