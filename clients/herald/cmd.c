@@ -420,12 +420,12 @@ static void cmd_logout(struct app *a)
 
 void cmd_run(struct app *a, const char *line)
 {
-  char buf[4096], *args, *word;
+  char *buf = strdup(line + 1), *args = buf, *word;
 
-  snprintf(buf, sizeof buf, "%s", line + 1);
-  args = buf;
-  if (!(word = cmd_word(&args)))
+  if (!buf || !(word = cmd_word(&args))) {
+    free(buf);
     return;
+  }
   if (strcmp(word, "help") == 0) {
     size_t n = 0;
 
@@ -460,4 +460,5 @@ void cmd_run(struct app *a, const char *line)
   } else {
     ui_notice(a, "unknown command /%s (/help lists them)", word);
   }
+  free(buf);
 }
