@@ -303,8 +303,9 @@ static void msg_lines(struct app *a, const struct hconv *c,
              "  read %" PRIu64 "/%" PRIu64, x->rd, x->total);
   else if (x->kind == PROTO_KIND_CARD)
     snprintf(tag + strlen(tag), sizeof tag - strlen(tag), "  [card]");
-  snprintf(head, sizeof head, "%s %s%s", t, model_name(&a->m, x->from, nb,
-                                                       sizeof nb), tag);
+  /* The seq is what /who and /ack take. */
+  snprintf(head, sizeof head, "%s %s #%" PRIu64 "%s", t,
+           model_name(&a->m, x->from, nb, sizeof nb), x->seq, tag);
   vl_text(L, head, strlen(head), A_BOLD | (mine ? COLOR_PAIR(PAIR_MINE) : 0), 0);
   vl_wrapped(L, x->body, x->len, width, 0, 2);
 }

@@ -24,7 +24,7 @@ typein ann "hello from ann"
 keys ann Enter
 wait_for ben "hello from ann"
 wait_for ann "read 1/1"
-expect_contains "$(screen ben)" "Ann" "the sender's name on ben's screen"
+expect_contains "$(screen ben)" "Ann #1" "the sender and the seq on ben's screen"
 
 # The token file is private, and the next start asks no password.
 tok=$(find "$STATE" -path '*ann/token')
