@@ -43,5 +43,19 @@ typein cat "/ack"
 keys cat Enter
 wait_gone cat "F2 acknowledge"
 wait_for ann "DING urgent · acked 2/2"
+
+# A DING sent while Ben is away waits for him: on his next start the
+# banner is there (from the replay), and his ack reaches Ann's board.
+keys ben C-c
+wait_exit ben
+tm kill-session -t ben
+typein ann "/ding critical @ben the database is down"
+keys ann Enter
+wait_for ann "DING critical · acked 0/1"
+hopen ben ben 100 24
+wait_for ben "DING critical from Ann in Launch: the database is down"
+keys ben F2
+wait_gone ben "F2 acknowledge"
+wait_for ann "DING critical · acked 1/1"
 quit_all
 echo "tui ding: ok"
