@@ -85,5 +85,16 @@ case "$line" in
   *" $before"|*" $after") ;;
   *) fail "read time: expected $before or $after, got: $line" ;;
 esac
+
+# Catching up: what was said while Ben's herald was closed arrives on its
+# next start, after the cached history, once.
+keys ben C-c
+wait_exit ben
+tm kill-session -t ben
+send_ann --group Ops "while you were away"
+hopen ben ben 100 24
+wait_for ben "while you were away"
+expect_eq "$(screen ben | grep -c 'while you were away')" 1 "caught up once"
+expect_contains "$(screen ben)" "offline three" "history before it"
 quit_all
 echo "tui offline: ok"
