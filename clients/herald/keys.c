@@ -33,6 +33,8 @@ static void enter(struct app *a)
   if (!line)
     return;
   if (a->secret) {
+    /* Nothing of the password stays in the line's buffer. */
+    explicit_bzero(a->input.buf, a->input.cap * sizeof *a->input.buf);
     el_clear(&a->input);
     a->secret = false;
     /* The stored token was refused: log in with the password (the
