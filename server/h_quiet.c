@@ -132,7 +132,8 @@ int srv_h_quiet_set(struct srv_session *s, const struct proto_frame *f)
     return PROTO_E_NOMEM;
   qj->set = true;
   qj->has_tz = in->tz.len > 0;
-  memcpy(qj->tz, in->tz.p, in->tz.len);
+  if (qj->has_tz) /* an absent tz has a NULL pointer: no memcpy from it */
+    memcpy(qj->tz, in->tz.p, in->tz.len);
   qj->tz[in->tz.len] = '\0';
   for (size_t i = 0; i < in->nwin; i++) {
     qj->win[i].day = (int)in->win[i].day;

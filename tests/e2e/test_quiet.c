@@ -166,6 +166,13 @@ TEST(quiet_hours_end_to_end)
   CHECK_UINT(r.u.quiet_state.own[0].day, ==, 6);
   CHECK_UINT(r.u.quiet_state.own[0].start, ==, 600);
   proto_frame_cleanup(&r);
+  /* Without tz the zone stays (the field is optional: no zone bytes). */
+  f.u.quiet_set.tz = (struct proto_str){0};
+  request(rn, &f, PROTO_T_QUIET_STATE, &r);
+  CHECK_INT(r.type, ==, PROTO_T_QUIET_STATE);
+  CHECK_UINT(r.u.quiet_state.nown, ==, 1);
+  CHECK_UINT(r.u.quiet_state.tz.len, ==, strlen(NY));
+  proto_frame_cleanup(&r);
 
   /* 19:00: delivered with the alert. */
   s1 = post(ra, "q-1", "status at seven?");
