@@ -272,7 +272,7 @@ struct post_ctx {
   size_t len;
   bool system;                 /* automation: created by the system */
   size_t max_body;             /* payloads above are BODY_TOO_LARGE; 0 none */
-  int64_t task_user, task_marker, task_upto;
+  int64_t task_user, task_conv, task_marker, task_upto;
   struct srv_card_result r;
   struct store_card_posted posted;
 };
@@ -383,6 +383,7 @@ static void post_compute(struct store_conn *conn, struct post_ctx *pc)
   in.card.parent_card_id = ch.parent;
   in.card.next_reminder_ms = card_next_reminder(t, ch.state, who, 8, &nw);
   in.task_user = pc->task_user;
+  in.task_conv = pc->task_conv;
   in.task_marker = pc->task_marker;
   in.task_upto = pc->task_upto;
   rc = store_card_post(conn, &in, &pc->posted);
@@ -976,6 +977,7 @@ int srv_card_tasks_run(struct store_conn *conn, struct srv_card_msg **made,
     struct srv_card_msg *m = &(*made)[*n];
     struct post_ctx pc = {0};
     char title[200];
+    int64_t self = 0;
     json_t *b;
 
     snprintf(title, sizeof(title), "Unread%s%.80s: %.60s",
@@ -990,14 +992,26 @@ int srv_card_tasks_run(struct store_conn *conn, struct srv_card_msg **made,
       rc = STORE_EINTERNAL;
       break;
     }
-    /* The card's message is the member's own (a message needs a sender);
-     * its events are the system's. The cmid makes it once per item. */
+    /* The card goes to the member's note-to-self conversation: who left
+     * what unread is theirs, not the group's to see. Its message is the
+     * member's own there (a message needs a sender); its events are the
+     * system's. The cmid makes it once per item. */
+    if ((rc = store_direct_get_or_create(conn, d->user_id, d->user_id,
+                                         &self, NULL)) != STORE_OK) {
+      free(m->body);
+      m->body = NULL;
+      if (rc == STORE_EUNAVAIL)
+        break;
+      rc = STORE_OK;           /* e.g. deactivated meanwhile: skip */
+      continue;
+    }
     snprintf(m->cmid, sizeof(m->cmid), "task-%lld-%lld",
              (long long)d->conversation_id, (long long)d->upto);
     m->sender = d->user_id;
     pc.p.id = d->user_id;
     pc.system = true;
-    pc.conv = d->conversation_id;
+    pc.conv = self;
+    pc.task_conv = d->conversation_id;
     pc.cmid = m->cmid;
     pc.body = m->body;
     pc.len = strlen(m->body);

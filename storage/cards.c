@@ -206,7 +206,8 @@ static int post_tx(struct store_conn *c, const struct store_card_post *in,
   memset(out, 0, sizeof(*out));
   if (in->task_user) {
     char ub[STORE_I64_BUF], mb[STORE_I64_BUF], tb[STORE_I64_BUF];
-    const char *p[4] = {store_i64(cb, in->conversation_id),
+    const char *p[4] = {store_i64(cb, in->task_conv ? in->task_conv
+                                                    : in->conversation_id),
                         store_i64(ub, in->task_user),
                         store_i64(mb, in->task_marker),
                         store_i64(tb, in->task_upto)};

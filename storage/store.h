@@ -1357,11 +1357,12 @@ struct store_card_post {
   int64_t conversation_id;
   const char *body;            /* the message body: the card JSON as posted */
   struct store_card_new card;
-  /* task_after automation: move members.tasked_seq of task_user in the
-   * conversation from task_marker to task_upto in the same transaction;
+  /* task_after automation: move members.tasked_seq of task_user in
+   * conversation task_conv (where the unread messages are; the card may
+   * go elsewhere) from task_marker to task_upto in the same transaction;
    * when it is no longer task_marker nothing is stored and the result is
    * STORE_EEXISTS (another server did it). task_user 0: none. */
-  int64_t task_user, task_marker, task_upto;
+  int64_t task_user, task_conv, task_marker, task_upto;
 };
 
 struct store_card_posted {

@@ -517,8 +517,15 @@ TEST(task_after_makes_one_task_card)
               " state->'assignees' = '[%lld]' AND"
               " state->'source'->>'kind' = 'automation'", (long long)k.bob),
             ==, 1);
-  CHECK_INT(q("SELECT tasked_seq FROM members WHERE user_id = %lld",
-              (long long)k.bob), ==, 1);
+  CHECK_INT(q("SELECT tasked_seq FROM members WHERE user_id = %lld AND"
+              " conversation_id = %lld", (long long)k.bob, (long long)k.group),
+            ==, 1);
+  /* In bob's note-to-self conversation, not in the group. */
+  CHECK_INT(q("SELECT count(*) FROM cards k JOIN conversations c ON"
+              " c.id = k.conversation_id WHERE c.kind = 'direct' AND"
+              " k.conversation_id <> %lld", (long long)k.group), ==, 1);
+  CHECK_INT(q("SELECT count(*) FROM feed WHERE user_id = %lld AND"
+              " kind = 'card'", (long long)k.alice), ==, 0);
   /* Once. */
   CHECK_INT(srv_card_tasks_run(k.c, &made, &n), ==, STORE_OK);
   CHECK_INT(n, ==, 0);
