@@ -105,6 +105,13 @@ double st_round6(double v)
   return (double)llround(v * 1e6) / 1e6;
 }
 
+/* An OKR's parent objective goes with every change (reminders and
+ * comments included), so that the caller can write it unconditionally. */
+static void set_parent(enum card_type t, struct card_change *out)
+{
+  out->parent = t == CARD_OKR ? st_int(out->state, "parent", 0) : 0;
+}
+
 /* ---- create ---- */
 
 int card_create(const char *body, size_t len, const struct card_actor *actor,
@@ -163,6 +170,7 @@ int card_create(const char *body, size_t len, const struct card_actor *actor,
   }
   out->state = st;
   st = NULL;
+  set_parent(*type, out);
 out:
   json_decref(st);
   if (rc < 0)
@@ -295,6 +303,7 @@ int card_action(enum card_type t, const json_t *state, const char *action,
   }
   out->state = st;
   st = NULL;
+  set_parent(t, out);
 out:
   json_decref(a);
   json_decref(st);
@@ -381,6 +390,7 @@ int card_edit(enum card_type t, const json_t *state, const char *path,
   }
   out->state = st;
   st = NULL;
+  set_parent(t, out);
 out:
   json_decref(v);
   json_decref(st);
