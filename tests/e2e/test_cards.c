@@ -371,6 +371,17 @@ TEST(interview_workflow)
               " WHERE k.id = %llu AND k.head_hash = e.hash",
               (unsigned long long)iv), ==, 1);
 
+  /* The auditor's tool verifies every chain the server wrote (the OKR's
+   * progress is a real number, stored as jsonb). */
+  {
+    char cmd[1200];
+    const char *ctl = getenv("HERALDCTL");
+    CHECK(ctl != NULL);
+    snprintf(cmd, sizeof(cmd), "'%s' --db '%s' audit verify >/dev/null", ctl,
+             srv.db);
+    CHECK_INT(system(cmd), ==, 0);
+  }
+
   /* Replay: a new device of bob's gets every event from the feed, with
    * the state of each version. */
   late = peer_new(srv.url, "bob", NULL, true);
