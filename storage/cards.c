@@ -486,6 +486,27 @@ static int append_tx(struct store_conn *c, const struct store_card_append *in,
     out->version = ver;
     return STORE_OK;
   }
+  /* Spawned cards first: their messages lock the conversation row before
+   * any feed head is touched, the order every post takes, so that a post
+   * in the same conversation cannot deadlock with this change. */
+  if (in->n_spawn) {
+    if (!(out->spawned = calloc(in->n_spawn, sizeof(*out->spawned))))
+      return store_fail(c, STORE_EINTERNAL, "out of memory");
+    for (size_t i = 0; i < in->n_spawn; i++) {
+      char cmid[64];
+      struct store_card_post sp = {
+        .sender_kind = STORE_PRINCIPAL_USER, .sender_id = in->spawn_sender,
+        .system = true, .cmid = cmid, .conversation_id = conv,
+        .body = in->spawn[i].state, .card = in->spawn[i]};
+
+      snprintf(cmid, sizeof(cmid), "card-%lld-v%lld-%zu",
+               (long long)in->card_id, (long long)ver + 1, i + 1);
+      rc = post_tx(c, &sp, &out->spawned[i]);
+      out->n_spawned = i + 1;
+      if (rc != STORE_OK)
+        return rc;
+    }
+  }
   ver++;
   rc = event_insert(c, in->card_id, ver, prev, in->actor_kind, in->actor_id,
                     in->cmid, in->kind, in->payload, at_ms, conv, seq,
@@ -511,24 +532,6 @@ static int append_tx(struct store_conn *c, const struct store_card_append *in,
   if (rc != STORE_OK)
     return rc;
   out->version = ver;
-  if (in->n_spawn) {
-    if (!(out->spawned = calloc(in->n_spawn, sizeof(*out->spawned))))
-      return store_fail(c, STORE_EINTERNAL, "out of memory");
-    for (size_t i = 0; i < in->n_spawn; i++) {
-      char cmid[64];
-      struct store_card_post sp = {
-        .sender_kind = STORE_PRINCIPAL_USER, .sender_id = in->spawn_sender,
-        .system = true, .cmid = cmid, .conversation_id = conv,
-        .body = in->spawn[i].state, .card = in->spawn[i]};
-
-      snprintf(cmid, sizeof(cmid), "card-%lld-v%lld-%zu",
-               (long long)in->card_id, (long long)ver, i + 1);
-      rc = post_tx(c, &sp, &out->spawned[i]);
-      out->n_spawned = i + 1;
-      if (rc != STORE_OK)
-        return rc;
-    }
-  }
   return STORE_OK;
 }
 

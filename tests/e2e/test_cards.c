@@ -18,7 +18,9 @@
  *   - schema errors name the field over the wire;
  *   - an overdue task's reminder comes after the test clock passes its
  *     due time, not during the assignee's quiet hours but when they end,
- *     once.
+ *     once;
+ *   - task_after: a message left unread past the threshold becomes one
+ *     task card for the member, live, in their own conversation.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -549,6 +551,67 @@ TEST(overdue_task_reminded_after_quiet_hours)
   CHECK_INT(q("SELECT count(*) FROM card_events WHERE card_id = %llu AND"
               " kind = 'reminder'", (unsigned long long)task), ==, 1);
 
+  peer_free(pb);
+  proto_frame_cleanup(&last);
+  e2e_server_stop(&srv);
+}
+
+/* ---- task_after ---- */
+
+static bool has_created_task(void *arg)
+{
+  struct peer *p = arg;
+
+  for (size_t i = 0; i < p->ncards; i++)
+    if (strcmp(p->cards[i].ev, "created") == 0 && p->cards[i].actor == 0 &&
+        strstr(p->cards[i].payload, "automation"))
+      return true;
+  return false;
+}
+
+TEST(task_after_makes_a_private_task)
+{
+  static const char *const extra[] = {"--sweep-interval", "1", NULL};
+  int64_t alice, bob;
+  uint64_t ids[1], conv;
+  struct peer *pa, *pb;
+  struct proto_frame f, r;
+
+  e2e_server_init(&srv);
+  e2e_clock_use(&srv, e2e_ms(&srv, "2026-11-30 10:00:00+00"));
+  alice = e2e_org(&srv, "alice");
+  bob = e2e_user(&srv, "bob");
+  e2e_server_start(&srv, extra);
+  pa = peer_new(srv.url, "alice", NULL, true);
+  pb = peer_new(srv.url, "bob", NULL, true);
+  ids[0] = (uint64_t)bob;
+  proto_frame_init(&f, PROTO_T_CONV_CREATE);
+  f.u.conv_create.type = PROTO_CONV_GROUP;
+  f.u.conv_create.title = (struct proto_str){"Ops", 3};
+  f.u.conv_create.members = ids;
+  f.u.conv_create.nmembers = 1;
+  f.u.conv_create.task_after = 600;
+  CHECK_INT(peer_request(pa, &f, &r), ==, 0);
+  conv = r.u.result.conv;
+  proto_frame_cleanup(&r);
+  peer_say(pa, conv, "please renew the certificate");
+
+  /* Ten minutes unread: one task card for bob, in his own conversation,
+   * delivered live; alice (the sender, in the group) sees nothing. */
+  e2e_clock_advance(&srv, 11 * 60);
+  peer_wait(has_created_task, pb, 20000, "bob's task card");
+  CHECK_INT(q("SELECT count(*) FROM cards k JOIN conversations c ON"
+              " c.id = k.conversation_id WHERE c.kind = 'direct' AND"
+              " k.state->'assignees' = '[%lld]' AND"
+              " k.state->'source'->>'seq' = '1' AND"
+              " k.state->>'title' LIKE '%%renew the certificate%%'",
+              (long long)bob), ==, 1);
+  usleep(2500 * 1000);
+  CHECK_INT(q("SELECT count(*) FROM cards"), ==, 1);
+  CHECK(!has_created_task(pa));
+  (void)alice;
+
+  peer_free(pa);
   peer_free(pb);
   proto_frame_cleanup(&last);
   e2e_server_stop(&srv);
