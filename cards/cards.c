@@ -86,10 +86,8 @@ bool st_has_id(const json_t *ids, int64_t id)
   return false;
 }
 
-size_t st_add_id(int64_t *ids, size_t max, size_t n, int64_t id,
-                 const json_t *unused)
+size_t st_add_id(int64_t *ids, size_t max, size_t n, int64_t id)
 {
-  (void)unused;
   if (id <= 0)
     return n;
   for (size_t i = 0; i < n && i < max; i++)

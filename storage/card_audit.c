@@ -48,8 +48,7 @@ static bool hex_field(const PGresult *res, int r, int col, uint8_t *out,
   return !PQgetisnull(res, r, col) && unhex(PQgetvalue(res, r, col), out, n);
 }
 
-static void card_of(const PGresult *res, int r, bool with_state,
-                    struct store_audit_card *k)
+static void card_of(const PGresult *res, int r, struct store_audit_card *k)
 {
   memset(k, 0, sizeof(*k));
   k->id = store_field_i64(res, r, 0);
@@ -57,7 +56,7 @@ static void card_of(const PGresult *res, int r, bool with_state,
   k->version = store_field_i64(res, r, 2);
   k->has_head = hex_field(res, r, 3, k->head, sizeof(k->head));
   k->created_by_user = store_field_i64(res, r, 4);
-  k->state = with_state ? PQgetvalue(res, r, 5) : NULL;
+  k->state = PQgetvalue(res, r, 5);
 }
 
 /* The events of cards lo..hi, in (card, seq) order, to v->event. */
@@ -204,9 +203,9 @@ static int walk(struct store_conn *c, const char *where, const char *arg2,
 
   snprintf(sql, sizeof(sql),
            "SELECT id, type, version, encode(head_hash, 'hex'),"
-           " coalesce(created_by_user, 0), %s FROM cards"
+           " coalesce(created_by_user, 0), state::text FROM cards"
            " WHERE id > $1 %s ORDER BY id LIMIT %d",
-           per_card ? "state::text" : "NULL", where, CARD_PAGE);
+           where, CARD_PAGE);
   rc = store_exec(c, NULL,
                   "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
   if (rc != STORE_OK)
@@ -228,7 +227,7 @@ static int walk(struct store_conn *c, const char *where, const char *arg2,
       break;
     }
     for (int r = 0; r < rows; r++)
-      card_of(res, r, per_card, &cards[r]);
+      card_of(res, r, &cards[r]);
     if (per_card) {
       for (int r = 0; r < rows && rc == 0; r++) {
         if (v->card)

@@ -1606,8 +1606,7 @@ struct store_audit_card {
   bool has_head;            /* cards.head_hash is not NULL */
   uint8_t head[STORE_CARD_HASH_LEN];
   int64_t created_by_user;  /* 0 = none */
-  const char *state;        /* cards.state as JSON text; NULL in a verify
-                               walk, which does not need it */
+  const char *state;        /* cards.state as JSON text */
 };
 
 struct store_audit_event {

@@ -60,14 +60,16 @@ struct chain {
   int64_t next_seq;           /* the seq the next event must have */
   int64_t last_seq;
   bool has_last;
-  uint8_t last[CARD_HASH_LEN];
+  uint8_t head[CARD_HASH_LEN];  /* the newest event's hash */
   bool broken;
   char why[256];
   int64_t events;
+  json_t *last;               /* the newest event's payload (owned) */
 };
 
 static void chain_start(struct chain *ch, int64_t card)
 {
+  json_decref(ch->last);
   memset(ch, 0, sizeof(*ch));
   ch->card = card;
   ch->next_seq = 1;
@@ -122,7 +124,7 @@ static int chain_event(struct chain *ch, const struct store_audit_event *e,
               "(reordered)");
     return 0;
   }
-  if (e->seq > 1 && (!e->has_prev || memcmp(e->prev, ch->last, CARD_HASH_LEN))) {
+  if (e->seq > 1 && (!e->has_prev || memcmp(e->prev, ch->head, CARD_HASH_LEN))) {
     broke(ch, "event %lld: prev_hash is not the hash of event %lld: the "
               "events were reordered or replaced", (long long)e->seq,
           (long long)e->seq - 1);
@@ -133,7 +135,7 @@ static int chain_event(struct chain *ch, const struct store_audit_event *e,
               "edited", (long long)e->seq);
     return 0;
   }
-  if (card_event_hash(e->seq > 1 ? ch->last : NULL, e->card, e->seq, e->kind,
+  if (card_event_hash(e->seq > 1 ? ch->head : NULL, e->card, e->seq, e->kind,
                       e->actor_user, e->actor_bot, e->at_ms, payload, h) != 0)
     return -1;
   if (memcmp(h, e->hash, CARD_HASH_LEN) != 0) {
@@ -141,11 +143,37 @@ static int chain_event(struct chain *ch, const struct store_audit_event *e,
               "payload) was edited", (long long)e->seq);
     return 0;
   }
-  memcpy(ch->last, e->hash, CARD_HASH_LEN);
+  memcpy(ch->head, e->hash, CARD_HASH_LEN);
+  json_decref(ch->last);
+  ch->last = json_incref((json_t *)payload);
   ch->has_last = true;
   ch->last_seq = e->seq;
   ch->next_seq = e->seq + 1;
   return 0;
+}
+
+/* The card row's state must be the state the newest event carries
+ * (compared canonically, so jsonb's re-printing does not matter): a state
+ * changed in the row alone is as much tampering as an edited event. */
+static void chain_state(struct chain *ch, const struct store_audit_card *c)
+{
+  json_t *row = c->state ? json_loads(c->state, 0, NULL) : NULL;
+  const json_t *ev = json_object_get(ch->last, "state");
+  char *a, *b;
+
+  if (!ev) {                  /* events without states: nothing to compare */
+    json_decref(row);
+    return;
+  }
+  a = row ? card_canonical(row) : NULL;
+  b = card_canonical(ev);
+  if (!a || !b || strcmp(a, b) != 0)
+    broke(ch, "event %lld: the card's state is not the state of its newest "
+              "event %lld: the card row was edited",
+          (long long)ch->last_seq, (long long)ch->last_seq);
+  free(a);
+  free(b);
+  json_decref(row);
 }
 
 static void chain_end(struct chain *ch, const struct store_audit_card *c)
@@ -156,17 +184,20 @@ static void chain_end(struct chain *ch, const struct store_audit_card *c)
     broke(ch, "no events: every event of the card was removed");
     return;
   }
-  if (!c->has_head || memcmp(c->head, ch->last, CARD_HASH_LEN) != 0) {
+  if (!c->has_head || memcmp(c->head, ch->head, CARD_HASH_LEN) != 0) {
     broke(ch, "event %lld: head_hash is not the hash of the newest event "
               "%lld: the events after it were removed",
           (long long)ch->last_seq + 1, (long long)ch->last_seq);
     return;
   }
-  if (c->version != ch->last_seq)
+  if (c->version != ch->last_seq) {
     broke(ch, "event %lld: the card is at version %lld but its chain ends "
               "at event %lld: events were removed",
           (long long)ch->last_seq + 1, (long long)c->version,
           (long long)ch->last_seq);
+    return;
+  }
+  chain_state(ch, c);
 }
 
 static json_t *parse_payload(const char *text)
@@ -231,6 +262,7 @@ int ctl_cmd_audit_verify(struct ctl *ctl, int argc, char **argv)
   if ((rc = ctl_connect(ctl)) != CTL_OK)
     return rc;
   rc = store_card_audit_walk(ctl->conn, &vis);
+  json_decref(v.ch.last);
   if (rc < 0)
     return ctl_store_error(ctl);
   if (rc > 0)
@@ -430,6 +462,7 @@ int ctl_cmd_audit_export(struct ctl *ctl, int argc, char **argv)
   if (!x.records)
     return ctl_error("out of memory");
   rc = store_card_audit_interviews(ctl->conn, login, &uid, &vis);
+  json_decref(x.ch.last);
   json_decref(x.rec);
   json_decref(x.states);
   if (rc != 0) {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cards.h"
@@ -442,6 +443,22 @@ TEST(edited_number_is_named)
   world_free(&w);
 }
 
+TEST(edited_card_row_is_named)
+{
+  struct world w;
+  char sql[256];
+
+  world(&w);
+  /* The row alone: the chain is intact, the row is not its last state. */
+  snprintf(sql, sizeof sql,
+           "UPDATE cards SET state = jsonb_set(state, '{title}', '\"Skip\"')"
+           " WHERE id = %lld", (long long)w.task.id);
+  pgtest_exec(conninfo, sql);
+  expect_broken(&w, &w.task, "event 4: the card's state is not the state "
+                             "of its newest event 4");
+  world_free(&w);
+}
+
 TEST(removed_event_is_named)
 {
   struct world w;
@@ -592,6 +609,117 @@ TEST(export_verifies_with_the_public_keys)
   CTL(&r, "audit", "export");
   CHECK_INT(r.status, ==, 2);
   world_free(&w);
+}
+
+/* Many cards, so that the walk crosses its pages (200 cards, 500 events per
+ * read): 450 cards of 3 synthetic events and one of 1,200. A removed event
+ * in the second page of cards and an edited one late in the long chain
+ * are both found, and nothing else. Prints the time verify takes. */
+TEST(verify_pages_through_many_cards)
+{
+  enum { N = 451, LONG = 1200 };
+  struct fixture f;
+  struct store_send *m = calloc(N, sizeof(*m));
+  struct store_send_result *res = calloc(N, sizeof(*res));
+  char (*cmid)[16] = calloc(N, 16);
+  json_t *payload = json_pack("{s:s}", "text", "n");
+  size_t cap = 4 << 20, len = 0;
+  char *sql = malloc(cap);
+  int64_t first;
+  struct run r;
+  struct timespec t0, t1;
+  char want[128];
+
+  CHECK(m && res && cmid && payload && sql);
+  CHECK_INT(hcr_init(), ==, HCR_OK);
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/heraldctl-audit-XXXXXX");
+  CHECK(mkdtemp(tmpdir) != NULL);
+  atexit(cleanup);
+  unsetenv("HERALD_DB");
+  f = chat_fixture_setup();
+  for (int i = 0; i < N; i++) {
+    snprintf(cmid[i], 16, "m%d", i);
+    m[i] = chat_msg(f.alice, cmid[i], f.all, "{}");
+    m[i].kind = STORE_MSG_CARD;
+  }
+  CHECK_INT(store_send_batch(f.c, m, N, res), ==, STORE_OK);
+  len = (size_t)snprintf(sql, cap,
+                         "INSERT INTO cards (type, conversation_id, seq,"
+                         " created_by_user, state) SELECT 'task', %lld, seq,"
+                         " %lld, '{}' FROM messages WHERE conversation_id ="
+                         " %lld AND kind = 'card' ORDER BY seq",
+                         (long long)f.all, (long long)f.alice,
+                         (long long)f.all);
+  pgtest_exec(conninfo, sql);
+  first = pgtest_query_int(conninfo, "SELECT min(id) FROM cards");
+  for (int i = 0; i < N; i++) {
+    int64_t card = first + i, n = i == 100 ? LONG : 3;
+    uint8_t prev[32], h[32];
+    char hh[65], ph[65];
+    len = (size_t)snprintf(sql, cap,
+                           "INSERT INTO card_events (card_id, event_seq,"
+                           " actor_user_id, kind, payload, at, prev_hash,"
+                           " hash) VALUES ");
+    for (int64_t seq = 1; seq <= n; seq++) {
+      int64_t at = T0 + seq;
+      CHECK_INT(card_event_hash(seq > 1 ? prev : NULL, card, seq, "comment",
+                                f.alice, 0, at, payload, h), ==, 0);
+      hex(h, 32, hh);
+      hex(prev, 32, ph);
+      len += (size_t)snprintf(
+          sql + len, cap - len,
+          "%s(%lld, %lld, %lld, 'comment', '{\"text\":\"n\"}',"
+          " timestamptz 'epoch' + %lld * interval '1 millisecond', %s%s%s,"
+          " '\\x%s')",
+          seq > 1 ? "," : "", (long long)card, (long long)seq,
+          (long long)f.alice, (long long)at, seq > 1 ? "'\\x" : "NULL",
+          seq > 1 ? ph : "", seq > 1 ? "'" : "", hh);
+      memcpy(prev, h, 32);
+    }
+    len += (size_t)snprintf(sql + len, cap - len,
+                            "; UPDATE cards SET version = %lld, head_hash ="
+                            " '\\x%s' WHERE id = %lld", (long long)n, hh,
+                            (long long)card);
+    CHECK(len < cap);
+    pgtest_exec(conninfo, sql);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  CTL(&r, "audit", "verify");
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (r.status != 0)
+    CHECK_FAIL("audit verify exited %d: %s%s", r.status, r.out, r.err);
+  snprintf(want, sizeof want, "%d cards, %d events checked", N,
+           (N - 1) * 3 + LONG);
+  CHECK_CONTAINS(r.out, want);
+  fprintf(stderr, "audit verify: %d cards, %d events in %.0f ms\n", N,
+          (N - 1) * 3 + LONG,
+          (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+              (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+
+  snprintf(sql, cap,
+           "DELETE FROM card_events WHERE card_id = %lld AND event_seq = 2;"
+           "UPDATE card_events SET kind = 'edited' WHERE card_id = %lld AND"
+           " event_seq = 1111",
+           (long long)(first + 300), (long long)(first + 100));
+  tamper(sql);
+  CTL(&r, "audit", "verify");
+  CHECK_INT(r.status, ==, 1);
+  snprintf(want, sizeof want,
+           "card %lld (task): event 3: seq 2 is missing",
+           (long long)(first + 300));
+  CHECK_CONTAINS(r.out, want);
+  snprintf(want, sizeof want, "card %lld (task): event 1111: hash mismatch",
+           (long long)(first + 100));
+  CHECK_CONTAINS(r.out, want);
+  CHECK_CONTAINS(r.out, "2 cards with a broken chain");
+
+  json_decref(payload);
+  free(sql);
+  free(cmid);
+  free(res);
+  free(m);
+  store_close(f.c);
+  pgtest_db_drop();
 }
 
 TEST_MAIN()
