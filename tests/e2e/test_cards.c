@@ -456,6 +456,31 @@ TEST(actions_and_errors)
     peer_free(pc);
   }
 
+  /* Bob's device goes offline; what happens meanwhile comes in its
+   * replay, once, and nothing it had comes again. */
+  {
+    char dir[] = "/tmp/herald-e2e-cards-XXXXXX", cmd[64];
+    struct peer *pb2;
+    size_t before;
+
+    CHECK(mkdtemp(dir) != NULL);
+    pb2 = peer_new(srv.url, "bob", dir, true);
+    wait_event(pb2, task, 3);
+    peer_free(pb2);
+    CHECK_INT(action(pa, task, "comment", "{\"text\":\"thanks\"}", "cm-1", 0,
+                     &ver), ==, 0);
+    CHECK_INT(ver, ==, 4);
+    pb2 = peer_new(srv.url, "bob", dir, true);
+    wait_event(pb2, task, 4);
+    before = pb2->ncards;
+    CHECK_INT(before, ==, 1);         /* only the event it missed */
+    CHECK_STR(pb2->cards[0].ev, "comment");
+    CHECK(pb2->cards[0].fs > 0);      /* from the feed */
+    peer_free(pb2);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_INT(system(cmd), ==, 0);
+  }
+
   /* Schema errors name the field. */
   CHECK_INT(post(pa, conv, "{\"type\":\"task\",\"title\":7,\"assignees\":[1]}",
                  NULL), ==, PROTO_E_INVALID_CARD);
