@@ -45,9 +45,12 @@ static void fail(struct srv_card_result *r, int code, const char *field,
 static void fail_store(struct srv_card_result *r, struct store_conn *conn,
                        int rc)
 {
+  /* EEXISTS: the same change was stored concurrently (a signature of
+   * this version by this signer). */
   int code = rc == STORE_ENOTFOUND  ? PROTO_E_NOT_FOUND
              : rc == STORE_EUNAVAIL ? PROTO_E_DB_UNAVAILABLE
              : rc == STORE_EINVAL   ? PROTO_E_INVALID_CARD
+             : rc == STORE_EEXISTS  ? PROTO_E_CONFLICT
                                     : PROTO_E_INTERNAL;
 
   if (code == PROTO_E_INTERNAL && conn)
