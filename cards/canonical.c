@@ -298,3 +298,22 @@ void card_hex(const uint8_t *in, size_t n, char *out)
   }
   out[2 * n] = '\0';
 }
+
+int card_event_hash_text(const uint8_t *prev, int64_t card, int64_t seq,
+                         const char *kind, int64_t actor_user,
+                         int64_t actor_bot, int64_t at_ms,
+                         const char *payload, uint8_t out[CARD_HASH_LEN])
+{
+  json_error_t jerr;
+  json_t *pj = json_loads(payload, 0, &jerr);
+  int rc;
+
+  if (!pj || !json_is_object(pj)) {
+    json_decref(pj);
+    return PROTO_E_INVALID_CARD;
+  }
+  rc = card_event_hash(prev, card, seq, kind, actor_user, actor_bot, at_ms,
+                       pj, out);
+  json_decref(pj);
+  return rc;
+}

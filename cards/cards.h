@@ -187,4 +187,12 @@ int card_event_hash(const uint8_t *prev, int64_t card, int64_t seq,
                     int64_t at_ms, const json_t *payload,
                     uint8_t out[CARD_HASH_LEN]);
 
+/* card_event_hash() of a payload given as JSON text (as stored): the
+ * shape of storage's store_card_hash_fn. PROTO_E_INVALID_CARD when the
+ * text is not a JSON object, NOMEM. */
+int card_event_hash_text(const uint8_t *prev, int64_t card, int64_t seq,
+                         const char *kind, int64_t actor_user,
+                         int64_t actor_bot, int64_t at_ms,
+                         const char *payload, uint8_t out[CARD_HASH_LEN]);
+
 #endif

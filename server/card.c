@@ -357,6 +357,7 @@ void srv_card_post_compute(struct store_conn *conn, struct srv_card_post_ctx *pc
          "bytes, more than %zu", strlen(payload), pc->max_body);
     goto out;
   }
+  in.hash = card_event_hash_text;
   in.sender_kind = pc->p.bot ? STORE_PRINCIPAL_BOT : STORE_PRINCIPAL_USER;
   in.sender_id = pc->p.id;
   in.system = pc->system;
@@ -570,6 +571,7 @@ static int act_once(struct store_conn *conn, struct act_ctx *ac)
          "%zu bytes, more than %zu", strlen(payload), ac->max_body);
     goto out;
   }
+  in.hash = card_event_hash_text;
   in.card_id = card.id;
   in.base_version = card.version;
   in.actor_kind = ac->p.bot ? STORE_PRINCIPAL_BOT : STORE_PRINCIPAL_USER;

@@ -88,6 +88,7 @@ static int remind_one(struct store_conn *conn, int64_t id,
     }
     state = json_dumps(ch.state, JSON_COMPACT);
     payload = srv_card_payload_text(&ch);
+    in.hash = card_event_hash_text;
     in.card_id = card.id;
     in.base_version = card.version;
     in.kind = ch.ev;

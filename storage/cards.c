@@ -6,18 +6,16 @@
  * rules need, device keys, the reminder claim and the task_after probe
  * are card_facts.c.
  *
- * The event hash is computed here, in C, with cards/cards.h's
- * card_event_hash() over the payload as stored and the event time read
- * from the database clock (herald_now(), truncated to ms) under the card
- * row's lock: the same inputs `heraldctl audit verify` reads back.
+ * The event hash is computed here by the caller's store_card_hash_fn (the
+ * rules library's card_event_hash_text) over the payload as stored and the
+ * event time read from the database clock (herald_now(), truncated to ms)
+ * under the card row's lock: the same inputs `heraldctl audit verify`
+ * reads back.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
-#include "cards.h"
 #include "store_int.h"
 
 /* The time of an event: the database clock in whole milliseconds. */
@@ -115,14 +113,13 @@ void store_card_appended_clear(struct store_card_appended *a)
 
 /* Inserts event `ver` of card `card` after `prev` (NULL for the first) in
  * the caller's transaction, then the members' feed entries; fills ev. */
-static int event_insert(struct store_conn *c, int64_t card, int64_t ver,
+static int event_insert(struct store_conn *c, store_card_hash_fn hash,
+                        int64_t card, int64_t ver,
                         const uint8_t *prev, enum store_principal_kind ak,
                         int64_t actor, const char *cmid, const char *kind,
                         const char *payload, int64_t at_ms, int64_t conv,
                         int64_t seq, struct store_card_event *ev)
 {
-  json_error_t jerr;
-  json_t *pj = json_loads(payload, 0, &jerr);
   int64_t au = ak == STORE_PRINCIPAL_USER ? actor : 0;
   int64_t ab = ak == STORE_PRINCIPAL_BOT ? actor : 0;
   char hx[65], px[65], cb[STORE_I64_BUF], vb[STORE_I64_BUF],
@@ -130,16 +127,10 @@ static int event_insert(struct store_conn *c, int64_t card, int64_t ver,
   PGresult *res = NULL;
   int rc;
 
-  if (!pj || !json_is_object(pj)) {
-    json_decref(pj);
+  memset(ev, 0, sizeof(*ev));
+  if (hash(prev, card, ver, kind, au, ab, at_ms, payload, ev->hash) != 0)
     return store_fail(c, STORE_EINVAL, "card event payload is not a JSON "
                       "object");
-  }
-  memset(ev, 0, sizeof(*ev));
-  rc = card_event_hash(prev, card, ver, kind, au, ab, at_ms, pj, ev->hash);
-  json_decref(pj);
-  if (rc != 0)
-    return store_fail(c, STORE_EINTERNAL, "out of memory");
   store_hex(ev->hash, 32, hx);
   if (prev)
     store_hex(prev, 32, px);
@@ -295,7 +286,7 @@ static int post_tx(struct store_conn *c, const struct store_card_post *in,
   at_ms = store_field_i64(res, 0, 1);
   PQclear(res);
   out->card_id = card;
-  rc = event_insert(c, card, 1, NULL, in->system ? 0 : in->sender_kind,
+  rc = event_insert(c, in->hash, card, 1, NULL, in->system ? 0 : in->sender_kind,
                     in->system ? 0 : in->sender_id, NULL, "created",
                     in->card.payload, at_ms, out->conversation_id, out->seq,
                     &out->ev);
@@ -496,6 +487,7 @@ static int append_tx(struct store_conn *c, const struct store_card_append *in,
     for (size_t i = 0; i < in->n_spawn; i++) {
       char cmid[64];
       struct store_card_post sp = {
+        .hash = in->hash,
         .sender_kind = STORE_PRINCIPAL_USER, .sender_id = in->spawn_sender,
         .system = true, .cmid = cmid, .conversation_id = conv,
         .body = in->spawn[i].state, .card = in->spawn[i]};
@@ -509,7 +501,7 @@ static int append_tx(struct store_conn *c, const struct store_card_append *in,
     }
   }
   ver++;
-  rc = event_insert(c, in->card_id, ver, prev, in->actor_kind, in->actor_id,
+  rc = event_insert(c, in->hash, in->card_id, ver, prev, in->actor_kind, in->actor_id,
                     in->cmid, in->kind, in->payload, at_ms, conv, seq,
                     &out->ev);
   if (rc != STORE_OK)

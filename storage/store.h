@@ -1345,9 +1345,22 @@ struct store_card_new {
   int64_t next_reminder_ms;    /* 0 none */
 };
 
+/* The hash of one link of a card's event chain. Storage stores the chain
+ * but does not define it (it depends on nothing of ours): callers pass the
+ * rules library's card_event_hash_text (cards/cards.h). `payload` is the
+ * event's JSON text as stored; prev NULL for the first event; actor ids 0
+ * when none. Returns 0, nonzero when the payload is not a JSON object or
+ * out of memory. */
+typedef int (*store_card_hash_fn)(const uint8_t *prev, int64_t card,
+                                  int64_t seq, const char *kind,
+                                  int64_t actor_user, int64_t actor_bot,
+                                  int64_t at_ms, const char *payload,
+                                  uint8_t out[32]);
+
 /* Posting a card: the message (exactly once per sender and cmid, like
  * store_send_batch, with a seq of the conversation) and the card. */
 struct store_card_post {
+  store_card_hash_fn hash;     /* required */
   enum store_principal_kind sender_kind;
   int64_t sender_id;
   bool system;                 /* the created event's actor is the system
@@ -1400,6 +1413,7 @@ struct store_card_sig {
 
 /* A change to store: the next event and the new state. */
 struct store_card_append {
+  store_card_hash_fn hash;     /* required */
   int64_t card_id;
   int64_t base_version;        /* computed from this version */
   enum store_principal_kind actor_kind; /* 0 with actor_id 0: the system */

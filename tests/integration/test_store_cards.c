@@ -86,6 +86,7 @@ static int64_t post(struct cast *k, int64_t sender, const char *cmid,
                     const char *state, struct store_card_posted *out)
 {
   struct store_card_post in = {
+    .hash = card_event_hash_text,
     .sender_kind = STORE_PRINCIPAL_USER, .sender_id = sender, .cmid = cmid,
     .conversation_id = k->group, .body = state,
     .card = {.type = "task", .state = state, .payload = "{\"n\":0}"}};
@@ -102,6 +103,7 @@ static int append(struct store_conn *c, int64_t card, int64_t base,
 {
   char payload[64], state[64];
   struct store_card_append in = {
+    .hash = card_event_hash_text,
     .card_id = card, .base_version = base,
     .actor_kind = STORE_PRINCIPAL_USER, .actor_id = actor, .cmid = cmid,
     .kind = "comment", .state = state, .payload = payload};
@@ -172,6 +174,7 @@ TEST(post_append_chain_feed)
   {
     struct store_card_posted x;
     struct store_card_post in = {
+      .hash = card_event_hash_text,
       .sender_kind = STORE_PRINCIPAL_USER, .sender_id = k.carol,
       .cmid = "c2", .conversation_id = k.group, .body = "{}",
       .card = {.type = "task", .state = "{}", .payload = "{}"}};
@@ -259,6 +262,7 @@ TEST(feed_page_cut_by_payload_size)
   for (int i = 0; i < 40; i++) {
     struct store_card_appended a;
     struct store_card_append in = {
+      .hash = card_event_hash_text,
       .card_id = card, .base_version = 1 + i,
       .actor_kind = STORE_PRINCIPAL_USER, .actor_id = k.alice,
       .kind = "edited", .state = state, .payload = state};
@@ -371,6 +375,7 @@ TEST(spawn_in_the_same_transaction)
      .payload = "{}"}};
   struct store_card_sig s = {k.bob, "phone", 1, hash, sig};
   struct store_card_append in = {
+    .hash = card_event_hash_text,
     .card_id = card, .base_version = 1, .actor_kind = STORE_PRINCIPAL_USER,
     .actor_id = k.bob, .kind = "locked", .state = "{\"type\":\"interview\"}",
     .payload = "{}", .sig = &s, .spawn = spawn, .n_spawn = 2,
@@ -471,6 +476,7 @@ TEST(reminders_claimed_once_and_deferred_through_quiet_hours)
   payload = strdup("{}");
   {
     struct store_card_post in = {
+      .hash = card_event_hash_text,
       .sender_kind = STORE_PRINCIPAL_USER, .sender_id = k.alice,
       .cmid = "t1", .conversation_id = k.group, .body = body,
       .card = {.type = "task", .state = state, .payload = payload,
