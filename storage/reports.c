@@ -28,11 +28,14 @@
  *   - "Unread for" is business time, outside the recipient's quiet hours
  *     (herald_unread_seconds, sql/0005_quiet_hours.sql). It never grows
  *     as the sent time moves later, so per recipient one instant, the
- *     cutoff (herald_unread_cutoff, its inverse), splits the messages:
- *     those sent at or before it are unread for long enough, the rest are
- *     not. The report filters on sent_at <= cutoff and so counts with
- *     index ranges and blocks; "unread for" itself is computed only for
- *     the rows it returns, with the recipient's profile looked up once.
+ *     cutoff (the inverse of "unread for"), splits the messages: those
+ *     sent at or before it are unread for long enough, the rest are not.
+ *     The report filters on sent_at <= cutoff and so counts with index
+ *     ranges and blocks. The cutoff is computed in closed form
+ *     (herald_business_cutoff, sql/0011_report_fast.sql) once per quiet
+ *     profile in scope, not per recipient: most share the org's profile
+ *     in their zone. "Unread for" itself, and a DING's state, are computed
+ *     only for the rows returned (at most the limit).
  *   - A DING's acknowledgement is looked up per DING (by key), and
  *     the read-but-unacknowledged DINGs through ding_recipients_unacked_idx
  *     (sql/0007_report_perf.sql). The planner cannot know how few pairs a
@@ -76,17 +79,22 @@
  * conversations, $5 threshold seconds, $6 conversation or NULL, $7
  * department id or NULL, $8 row limit or NULL.
  *
- * CTEs: who = the (member, conversation, marker) pairs in scope; cb = per
+ * CTEs: who = the (member, conversation, marker) pairs in scope; up = per
+ * recipient, the key of their quiet profile; pc = per profile in use, the
+ * cutoff (herald_business_cutoff, sql/0011_report_fast.sql) and the
+ * business clock now; cut = per recipient, their cutoff; cb = per
  * conversation in scope, its last summarised block and the last one usable
- * at this threshold; fill = summaries of the blocks completed since; pairs
- * = per pair, the count of unread tracked messages sent at or before the
- * recipient's cutoff (all unread long enough: see above) and of
- * unacknowledged DINGs among them; cand = recipients whose rows may be
- * among the first $8 (counting the pairs before them); detail = message
- * rows of the pairs of cand (at most $8 per pair: a pair's first rows by
- * seq are its oldest, seqs being given in commit order under the
- * conversation's lock and stamped with the clock then), with their unread
- * time; dk = DINGs read but not acknowledged; tot = totals per recipient.
+ * at this threshold; ck = the same per conversation and cutoff; fill =
+ * summaries of the blocks completed since; pairs = per pair, the count of
+ * unread tracked messages sent at or before the recipient's cutoff (all
+ * unread long enough: see above) and of unacknowledged DINGs among them;
+ * cand = recipients whose rows may be among the first $8 (counting the
+ * pairs before them); detail = message rows of the pairs of cand (at most
+ * $8 per pair: a pair's first rows by seq are its oldest, seqs being given
+ * in commit order under the conversation's lock and stamped with the clock
+ * then); dk = DINGs read but not acknowledged; tot = totals per recipient.
+ * The rows returned (at most $8) get their "unread for" and DING state
+ * last, so that nothing is computed for rows cut by the limit.
  *
  * Output, ordered by t then ord then department:
  *   t 0  one report row (columns 1-9), ord its rank by recipient, age
@@ -97,16 +105,6 @@
  *
  * Row ranks are exact: every row of a cand recipient is in detail or dk,
  * and a recipient not in cand has at least $8 rows before it. */
-/* "Unread for" of message x for recipient USER whose `cut` row is ct:
- * herald_business_seconds (sql/0005_quiet_hours.sql) with the profile
- * looked up once per recipient in `cut` (x is older than now here). */
-#define UNREAD_S(USER) \
-  "   CASE WHEN ct.zone IS NULL" \
-  "    THEN herald_unread_seconds(" USER ", x.sent_at, herald_now())" \
-  "    ELSE greatest(0::float8, floor(ct.pn - herald_business_position(" \
-  "     ct.b, ct.q, ct.c, ct.wq, ct.t_at, ct.t_cc, ct.zone, x.sent_at)))" \
-  "     ::bigint END"
-
 static const char REPORT_SQL[] =
   SCOPE_CTES ","
   " who AS MATERIALIZED ("
@@ -114,18 +112,33 @@ static const char REPORT_SQL[] =
   "  FROM scope s JOIN users u ON u.id = s.user_id AND u.active"
   "  WHERE ($6::bigint IS NULL OR s.conversation_id = $6::bigint)"
   "  AND ($7::bigint IS NULL OR u.department_id = $7::bigint)),"
-  /* Per recipient, once: the cutoff (messages sent at or before it are
-   * unread for long enough, herald_unread_cutoff) and their business
-   * clock now, to compute "unread for" of the rows returned without a
-   * profile lookup per row. */
-  " cut AS MATERIALIZED ("
-  "  SELECT u.user_id,"
-  "   herald_unread_cutoff(u.user_id, herald_now(), $5::bigint) AS at,"
-  "   p.b, p.q, p.c, p.wq, p.t_at, p.t_cc, p.zone,"
+  /* Per recipient, the profile herald_quiet_profile_of() picks (their own
+   * windows, else the org's in their zone), as a key: owner NULL when
+   * there is none (then "unread for" is elapsed time). */
+  " up AS MATERIALIZED ("
+  "  SELECT u.user_id, coalesce(po.owner, pz.owner) AS owner,"
+  "   uu.time_zone AS zone"
+  "  FROM (SELECT DISTINCT user_id FROM who) u"
+  "  JOIN users uu ON uu.id = u.user_id"
+  "  LEFT JOIN quiet_profiles po ON po.owner = uu.id"
+  "   AND po.zone = uu.time_zone"
+  "  LEFT JOIN quiet_profiles pz ON pz.owner = 0 AND pz.zone = uu.time_zone),"
+  /* Per profile in use, once (most recipients share the org's): the
+   * cutoff, messages sent at or before it being unread for long enough,
+   * and the business clock now, for "unread for" of the rows returned. */
+  " pc AS MATERIALIZED ("
+  "  SELECT p.owner, p.zone, p.b, p.q, p.c, p.wq, p.t_at, p.t_cc,"
+  "   herald_business_cutoff(p.b, p.q, p.c, p.wq, p.t_at, p.t_cc, p.zone,"
+  "    herald_now(), $5::bigint) AS at,"
   "   herald_business_position(p.b, p.q, p.c, p.wq, p.t_at, p.t_cc, p.zone,"
   "    herald_now()) AS pn"
-  "  FROM (SELECT DISTINCT user_id FROM who) u"
-  "  LEFT JOIN LATERAL herald_quiet_profile_of(u.user_id) p ON true),"
+  "  FROM quiet_profiles p"
+  "  WHERE (p.owner, p.zone) IN (SELECT owner, zone FROM up)),"
+  " cut AS MATERIALIZED ("
+  "  SELECT up.user_id, up.owner, up.zone,"
+  "   coalesce(pc.at, herald_now() - make_interval(secs => $5::bigint))"
+  "    AS at"
+  "  FROM up LEFT JOIN pc ON pc.owner = up.owner AND pc.zone = up.zone),"
   /* Per conversation in scope: its summarised blocks (maxb, the last) and
    * kl, the last block whose messages are all older than the threshold. */
   " cb AS MATERIALIZED ("
@@ -165,6 +178,19 @@ static const char REPORT_SQL[] =
   "   GROUP BY 1, 2 OFFSET 0) a"
   "  WHERE t.b0 < t.b1"
   "  ON CONFLICT DO NOTHING),"
+  /* Per conversation and cutoff in use (not per pair: recipients sharing
+   * a profile share the cutoff), the last usable block: the
+   * conversation's, or earlier when the cutoff is earlier than now minus
+   * the threshold. */
+  " ck AS MATERIALIZED ("
+  "  SELECT v.conversation_id, v.at,"
+  "   least(cb.kl, (SELECT coalesce(min(b.block), cb.kl + 1) - 1"
+  "    FROM report_blocks b WHERE b.conversation_id = v.conversation_id"
+  "    AND b.sender_user_id = 0 AND b.block <= cb.kl"
+  "    AND b.max_sent > v.at)) AS kl"
+  "  FROM (SELECT DISTINCT w.conversation_id, ct.at"
+  "   FROM who w JOIN cut ct ON ct.user_id = w.user_id) v"
+  "  JOIN cb ON cb.conversation_id = v.conversation_id),"
   /* Per pair: unread tracked messages old enough, not the member's own,
    * counted from the blocks between lo and hi and one by one before lo
    * (from the marker to the first block boundary) and after hi; and how
@@ -177,13 +203,7 @@ static const char REPORT_SQL[] =
   "  JOIN cut ct ON ct.user_id = w.user_id"
   "  JOIN cb ON cb.conversation_id = w.conversation_id"
   "   AND cb.last_seq > w.read_seq"
-  /* The pair's last usable block: the conversation's, or earlier when the
-   * recipient's cutoff is earlier than now minus the threshold. */
-  "  CROSS JOIN LATERAL ("
-  "   SELECT least(cb.kl, (SELECT coalesce(min(b.block), cb.kl + 1) - 1"
-  "    FROM report_blocks b WHERE b.conversation_id = w.conversation_id"
-  "    AND b.sender_user_id = 0 AND b.block <= cb.kl"
-  "    AND b.max_sent > ct.at)) AS kl) kp"
+  "  JOIN ck kp ON kp.conversation_id = w.conversation_id AND kp.at = ct.at"
   "  CROSS JOIN LATERAL ("
   "   SELECT (w.read_seq + 127) / 128 AS k0,"
   "    (w.read_seq + 127) / 128 * 128 AS lo,"
@@ -230,18 +250,8 @@ static const char REPORT_SQL[] =
   "  WHERE $8::bigint IS NULL OR coalesce(f.before, 0) < $8::bigint),"
   " detail AS MATERIALIZED ("
   "  SELECT p.user_id, p.conversation_id, x.seq, x.sender_user_id,"
-  "   x.sender_bot_id, x.sent_at,"
-  /* A DING is one only for its recipients; to other members it is an
-   * ordinary unread message. */
-  "   x.kind = 'ding' AND EXISTS (SELECT 1 FROM ding_recipients dr"
-  "    WHERE dr.conversation_id = p.conversation_id AND dr.seq = x.seq"
-  "    AND dr.user_id = p.user_id) AS ding,"
-  "   CASE WHEN x.kind = 'ding' THEN coalesce(("
-  "    SELECT dr.acked_at IS NOT NULL FROM ding_recipients dr"
-  "    WHERE dr.conversation_id = p.conversation_id AND dr.seq = x.seq"
-  "    AND dr.user_id = p.user_id), false) ELSE false END AS acked,"
-  UNREAD_S("p.user_id") " AS unread_s"
-  "  FROM pairs p JOIN cut ct ON ct.user_id = p.user_id"
+  "   x.sender_bot_id, x.sent_at, x.kind"
+  "  FROM pairs p"
   "  CROSS JOIN LATERAL ("
   "   SELECT x.seq, x.sender_user_id, x.sender_bot_id, x.sent_at, x.kind"
   "   FROM messages x"
@@ -250,29 +260,22 @@ static const char REPORT_SQL[] =
   "   AND x.sender_user_id IS DISTINCT FROM p.user_id"
   "   ORDER BY x.seq LIMIT $8::bigint) x"
   "  WHERE p.user_id IN (SELECT user_id FROM cand)),"
-  /* DINGs read but not acknowledged (unread ones are above). */
+  /* DINGs read but not acknowledged, sent at or before the recipient's
+   * cutoff (unread ones are above). */
   " dk AS MATERIALIZED ("
-  "  SELECT d.* FROM ("
-  "   SELECT w.user_id, w.conversation_id, x.seq, x.sender_user_id,"
-  "    x.sender_bot_id, x.sent_at, true AS ding, false AS acked,"
-  UNREAD_S("w.user_id") " AS unread_s"
-  "   FROM who w JOIN cut ct ON ct.user_id = w.user_id"
-  "   CROSS JOIN LATERAL ("
-  "    SELECT dr.conversation_id, dr.seq FROM ding_recipients dr"
-  "    WHERE dr.user_id = w.user_id"
-  "    AND dr.conversation_id = w.conversation_id"
-  "    AND dr.acked_at IS NULL AND dr.seq <= w.read_seq OFFSET 0) dr"
-  "   JOIN messages x ON x.conversation_id = dr.conversation_id"
-  "    AND x.seq = dr.seq"
-  "    AND x.sent_at <= ct.at) d"
-  "  WHERE d.unread_s >= $5::bigint),"
+  "  SELECT w.user_id, w.conversation_id, x.seq, x.sender_user_id,"
+  "   x.sender_bot_id, x.sent_at, x.kind"
+  "  FROM who w JOIN cut ct ON ct.user_id = w.user_id"
+  "  CROSS JOIN LATERAL ("
+  "   SELECT dr.conversation_id, dr.seq FROM ding_recipients dr"
+  "   WHERE dr.user_id = w.user_id"
+  "   AND dr.conversation_id = w.conversation_id"
+  "   AND dr.acked_at IS NULL AND dr.seq <= w.read_seq OFFSET 0) dr"
+  "  JOIN messages x ON x.conversation_id = dr.conversation_id"
+  "   AND x.seq = dr.seq"
+  "   AND x.sent_at <= ct.at),"
   " kk AS ("
-  "  SELECT user_id, conversation_id, seq, sender_user_id, sender_bot_id,"
-  "   sent_at, ding, acked, unread_s"
-  "  FROM detail WHERE unread_s >= $5::bigint"
-  "  UNION ALL"
-  "  SELECT user_id, conversation_id, seq, sender_user_id, sender_bot_id,"
-  "   sent_at, ding, acked, unread_s FROM dk),"
+  "  SELECT * FROM detail UNION ALL SELECT * FROM dk),"
   " tot AS MATERIALIZED ("
   "  SELECT a.user_id, sum(a.n)::bigint AS n, sum(a.nd)::bigint AS nd"
   "  FROM ("
@@ -292,9 +295,27 @@ static const char REPORT_SQL[] =
   " FROM (SELECT l.*,"
   "   floor(extract(epoch FROM l.sent_at) * 1000)::bigint AS sent_ms,"
   "   row_number() OVER (ORDER BY l.user_id, l.sent_at, l.conversation_id,"
-  "    l.seq) AS ord"
+  "    l.seq) AS ord,"
+  /* "Unread for": herald_business_seconds (sql/0005_quiet_hours.sql) with
+   * the recipient's profile and clock now from pc. Sent at or before the
+   * cutoff, the row is unread for at least $5 (the floor of a difference
+   * of two clock readings could say one second less: not shown). */
+  "   CASE WHEN pc.zone IS NULL"
+  "    THEN herald_unread_seconds(l.user_id, l.sent_at, herald_now())"
+  "    ELSE greatest($5::bigint, floor(pc.pn - herald_business_position("
+  "     pc.b, pc.q, pc.c, pc.wq, pc.t_at, pc.t_cc, pc.zone, l.sent_at))"
+  "     ::bigint) END AS unread_s,"
+  /* A DING is one only for its recipients; to other members it is an
+   * ordinary unread message. */
+  "   dg.acked IS NOT NULL AS ding, coalesce(dg.acked, false) AS acked"
   "  FROM (SELECT * FROM kk ORDER BY user_id, sent_at, conversation_id, seq"
-  "   LIMIT $8::bigint) l) q"
+  "   LIMIT $8::bigint) l"
+  "  JOIN cut ct ON ct.user_id = l.user_id"
+  "  LEFT JOIN pc ON pc.owner = ct.owner AND pc.zone = ct.zone"
+  "  LEFT JOIN LATERAL ("
+  "   SELECT dr.acked_at IS NOT NULL AS acked FROM ding_recipients dr"
+  "   WHERE l.kind = 'ding' AND dr.conversation_id = l.conversation_id"
+  "   AND dr.seq = l.seq AND dr.user_id = l.user_id OFFSET 0) dg ON true) q"
   " UNION ALL"
   " SELECT 1, totu.user_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
   "  totu.display_name, totu.dept, totu.n, totu.nd, totu.user_id"
