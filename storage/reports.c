@@ -83,11 +83,12 @@
  * recipient, the key of their quiet profile; pc = per profile in use, the
  * cutoff (herald_business_cutoff, sql/0011_report_fast.sql) and the
  * business clock now; cut = per recipient, their cutoff; cb = per
- * conversation in scope, its last summarised block and the last one usable
- * at this threshold; ck = the same per conversation and cutoff; fill =
- * summaries of the blocks completed since; pairs = per pair, the count of
- * unread tracked messages sent at or before the recipient's cutoff (all
- * unread long enough: see above) and of unacknowledged DINGs among them;
+ * conversation in scope, its last summarised block; fill = summaries of
+ * the blocks completed since; ck = per conversation and cutoff, the last
+ * block usable at that cutoff; du = the unacknowledged DINGs of the pairs;
+ * pairs = per pair, the count of unread tracked messages sent at or before
+ * the recipient's cutoff (all unread long enough: see above) and of
+ * unacknowledged DINGs among them;
  * cand = recipients whose rows may be among the first $8 (counting the
  * pairs before them); detail = message rows of the pairs of cand (at most
  * $8 per pair: a pair's first rows by seq are its oldest, seqs being given
@@ -139,18 +140,14 @@ static const char REPORT_SQL[] =
   "   coalesce(pc.at, herald_now() - make_interval(secs => $5::bigint))"
   "    AS at"
   "  FROM up LEFT JOIN pc ON pc.owner = up.owner AND pc.zone = up.zone),"
-  /* Per conversation in scope: its summarised blocks (maxb, the last) and
-   * kl, the last block whose messages are all older than the threshold. */
+  /* Per conversation in scope: its last summarised block (maxb). */
   " cb AS MATERIALIZED ("
-  "  SELECT v.conversation_id, c.last_seq, m.maxb,"
-  "   least(m.maxb, coalesce(m.bad, m.maxb + 1) - 1) AS kl"
+  "  SELECT v.conversation_id, c.last_seq,"
+  "   (SELECT max(b.block) FROM report_blocks b"
+  "    WHERE b.conversation_id = v.conversation_id"
+  "    AND b.sender_user_id = 0) AS maxb"
   "  FROM (SELECT DISTINCT conversation_id FROM who) v"
-  "  JOIN conversations c ON c.id = v.conversation_id"
-  "  CROSS JOIN LATERAL ("
-  "   SELECT max(b.block) AS maxb, min(b.block) FILTER (WHERE b.max_sent"
-  "    > herald_now() - make_interval(secs => $5::bigint)) AS bad"
-  "   FROM report_blocks b WHERE b.conversation_id = v.conversation_id"
-  "   AND b.sender_user_id = 0) m),"
+  "  JOIN conversations c ON c.id = v.conversation_id),"
   /* Summarises the blocks completed since the last report, for the next
    * one (this statement reads the table as it was when it began). */
   " fill AS ("
@@ -179,15 +176,16 @@ static const char REPORT_SQL[] =
   "  WHERE t.b0 < t.b1"
   "  ON CONFLICT DO NOTHING),"
   /* Per conversation and cutoff in use (not per pair: recipients sharing
-   * a profile share the cutoff), the last usable block: the
-   * conversation's, or earlier when the cutoff is earlier than now minus
-   * the threshold. */
+   * a profile share the cutoff), the last usable block: the last before
+   * the first whose newest message is after the cutoff, else the last
+   * summarised one (a cutoff is never later than now minus the
+   * threshold). */
   " ck AS MATERIALIZED ("
   "  SELECT v.conversation_id, v.at,"
-  "   least(cb.kl, (SELECT coalesce(min(b.block), cb.kl + 1) - 1"
-  "    FROM report_blocks b WHERE b.conversation_id = v.conversation_id"
-  "    AND b.sender_user_id = 0 AND b.block <= cb.kl"
-  "    AND b.max_sent > v.at)) AS kl"
+  "   coalesce((SELECT min(b.block) FROM report_blocks b"
+  "    WHERE b.conversation_id = v.conversation_id"
+  "    AND b.sender_user_id = 0 AND b.max_sent > v.at), cb.maxb + 1) - 1"
+  "    AS kl"
   "  FROM (SELECT DISTINCT w.conversation_id, ct.at"
   "   FROM who w JOIN cut ct ON ct.user_id = w.user_id) v"
   "  JOIN cb ON cb.conversation_id = v.conversation_id),"
