@@ -13,6 +13,12 @@
  *   ceo      the CEO, manager of everyone (scope all), --org-runs runs
  *   org      the admin, whole organisation (scope org), --org-runs runs
  *
+ * "Unread for" is business time (outside quiet hours), so the figures
+ * depend on the instant: --at moves the measuring connection's database
+ * clock (herald_now(), as heraldd's test clock does) to a given instant,
+ * and --end pins the instant the seeded month ends, so that a weekend and
+ * a working-hours instant are both measurable on any day.
+ *
  * Each case gets a warm-up run per caller first (not counted, but its
  * slowest is printed: on a fresh database the first report over a
  * conversation also summarises its blocks, see storage/reports.c): the
