@@ -191,18 +191,19 @@ static const char REPORT_SQL[] =
   "  JOIN cb ON cb.conversation_id = v.conversation_id),"
   /* Per pair, the DINGs the member has not acknowledged, sent at or
    * before their cutoff: one probe of ding_recipients_unacked_idx per
-   * pair. Those above the marker count in the pair's DINGs; those at or
+   * recipient (not per pair: a tenth of the probes), kept for the pairs in
+   * scope. Those above the marker count in the pair's DINGs; those at or
    * below it are the read but unacknowledged DINGs (dk). */
   " du AS MATERIALIZED ("
   "  SELECT w.user_id, w.conversation_id, w.read_seq, x.seq,"
   "   x.sender_user_id, x.sender_bot_id, x.sent_at, x.kind, x.tracked"
-  "  FROM who w JOIN cut ct ON ct.user_id = w.user_id"
+  "  FROM cut ct"
   "  CROSS JOIN LATERAL ("
-  "   SELECT dr.seq FROM ding_recipients dr"
-  "   WHERE dr.user_id = w.user_id"
-  "   AND dr.conversation_id = w.conversation_id"
-  "   AND dr.acked_at IS NULL OFFSET 0) dr"
-  "  JOIN messages x ON x.conversation_id = w.conversation_id"
+  "   SELECT dr.conversation_id, dr.seq FROM ding_recipients dr"
+  "   WHERE dr.user_id = ct.user_id AND dr.acked_at IS NULL OFFSET 0) dr"
+  "  JOIN who w ON w.user_id = ct.user_id"
+  "   AND w.conversation_id = dr.conversation_id"
+  "  JOIN messages x ON x.conversation_id = dr.conversation_id"
   "   AND x.seq = dr.seq AND x.sent_at <= ct.at),"
   " nd AS ("
   "  SELECT user_id, conversation_id, count(*) AS nd FROM du"
