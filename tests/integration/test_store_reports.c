@@ -826,4 +826,47 @@ TEST(report_cutoff_per_profile)
   store_close(k.c);
 }
 
+/* The report runs as a statement prepared once per session: the second
+ * run on a connection reuses it, and a connection that PostgreSQL dropped
+ * (the statement gone with the session) prepares it again once storage
+ * has reconnected. */
+TEST(report_prepared_statement_survives_a_new_session)
+{
+  struct cast k = setup();
+  struct store_report r;
+  int64_t total;
+  int rc;
+
+  r = run(&k, k.root, STORE_REPORT_ORG, 3600, STORE_OK);
+  total = r.total_rows;
+  CHECK_INT(total, >, 0);
+  store_report_cleanup(&r);
+  CHECK_INT(pgtest_query_int(conninfo,
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database()"
+            " AND application_name = 'herald'"), ==, 1);
+  r = run(&k, k.root, STORE_REPORT_ORG, 3600, STORE_OK);
+  CHECK_INT(r.total_rows, ==, total);
+  store_report_cleanup(&r);
+  pgtest_exec(conninfo, "SELECT pg_terminate_backend(pid)"
+                        " FROM pg_stat_activity"
+                        " WHERE datname = current_database()"
+                        " AND application_name = 'herald'");
+  /* The loss shows on the next call (refused as unavailable, or already
+   * reconnected); the one after runs on a new session. */
+  memset(&r, 0, sizeof r);
+  {
+    struct store_report_query q = {.older_than_s = 3600,
+                                   .scope = STORE_REPORT_ORG};
+
+    rc = store_report_unread(k.c, k.root, &q, &r);
+    CHECK(rc == STORE_OK || rc == STORE_EUNAVAIL);
+    store_report_cleanup(&r);
+  }
+  r = run(&k, k.root, STORE_REPORT_ORG, 3600, STORE_OK);
+  CHECK_INT(r.total_rows, ==, total);
+  store_report_cleanup(&r);
+  store_close(k.c);
+}
+
 TEST_MAIN()
