@@ -18,6 +18,9 @@
 
 struct unread_sizes {
   uint64_t users, groups, messages, days;
+  const char *end;             /* the instant the seeded messages end (a
+                                  timestamptz as PostgreSQL reads it); NULL:
+                                  now */
 };
 
 /* The org tree's shape for `users` people: vice-presidents (one division
@@ -42,6 +45,14 @@ int unread_create_db(const char *admin_conninfo, const char *name, char *out,
  * time; *seed_s receives the whole time. 0 or -1 (logged). */
 int unread_seed(const char *conninfo, const struct unread_sizes *z,
                 double *seed_s);
+
+/* The clock offset in milliseconds that makes the database's herald_now()
+ * the instant `at` (a timestamptz as PostgreSQL reads it, e.g.
+ * "2026-11-25 10:00 UTC"), as of now, into *offset_ms; and into *after_s
+ * the seconds from the newest message to `at` (negative: `at` is before
+ * the data set ends). 0, or -1 (logged) when `at` is not a timestamp. */
+int unread_offset_ms(const char *conninfo, const char *at,
+                     int64_t *offset_ms, double *after_s);
 
 /* Runs one query and returns the first column of its first row as an
  * integer (-1 on error, logged). For counts and sizes. */

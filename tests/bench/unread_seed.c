@@ -146,6 +146,33 @@ int64_t unread_query_i64(const char *conninfo, const char *sql)
   return v;
 }
 
+int unread_offset_ms(const char *conninfo, const char *at,
+                     int64_t *offset_ms, double *after_s)
+{
+  PGconn *c = connect_db(conninfo);
+  const char *p[1] = {at};
+  PGresult *r;
+  int rc = -1;
+
+  if (!c)
+    return -1;
+  r = PQexecParams(c,
+                   "SELECT round(extract(epoch FROM $1::timestamptz - now())"
+                   " * 1000)::bigint, extract(epoch FROM $1::timestamptz -"
+                   " (SELECT max(sent_at) FROM messages))::float8",
+                   1, NULL, p, NULL, NULL, 0);
+  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+    *offset_ms = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    *after_s = PQgetisnull(r, 0, 1) ? 0 : strtod(PQgetvalue(r, 0, 1), NULL);
+    rc = 0;
+  } else {
+    bench_log("--at \"%s\": %s", at, PQerrorMessage(c));
+  }
+  PQclear(r);
+  PQfinish(c);
+  return rc;
+}
+
 /* The organisation and its admin, through storage (migrations included). */
 static int org_init(const char *conninfo)
 {
@@ -199,7 +226,7 @@ int unread_seed(const char *conninfo, const struct unread_sizes *z,
 {
   uint64_t t0 = bench_mono_ns(), vps, mgrs;
   char u[24], g[24], m[24], d[24], v[24], k[24];
-  const char *p[6] = {u, g, m, d, v, k};
+  const char *p[7] = {u, g, m, d, v, k, z->end};
   PGconn *c = NULL;
   PGresult *r;
   int rc = -1;
@@ -232,8 +259,9 @@ int unread_seed(const char *conninfo, const struct unread_sizes *z,
   r = PQexecParams(c,
                    "CREATE TEMP TABLE seed_cfg AS SELECT $1::int AS users,"
                    " $2::int AS groups, $3::bigint AS msgs, $4::int AS days,"
-                   " now() AS t_end, $5::int AS vps, $6::int AS mgrs",
-                   6, NULL, p, NULL, NULL, 0);
+                   " coalesce($7::timestamptz, now()) AS t_end,"
+                   " $5::int AS vps, $6::int AS mgrs",
+                   7, NULL, p, NULL, NULL, 0);
   if (PQresultStatus(r) != PGRES_COMMAND_OK) {
     bench_log("seed_cfg: %s", PQerrorMessage(c));
     PQclear(r);

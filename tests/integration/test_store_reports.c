@@ -640,4 +640,233 @@ TEST(report_counts_long_conversations_by_blocks)
   store_close(k.c);
 }
 
+/* The comparison of herald_business_cutoff (the closed form the report
+ * uses, sql/0011_report_fast.sql) with herald_unread_cutoff (0005's search,
+ * the reference) for the users named in `logins`: at random instants over
+ * three years and, for every offset change of their zones from 2025 to
+ * 2027 and every segment edge of their quiet weeks (three weeks, one
+ * around the European change), at the instant itself, next to it, and
+ * where the cutoff falls on it or next to it. Agreeing means the same
+ * instant, or the closed form at most a millisecond later (the search
+ * stops within a millisecond below the boundary). Returns the number of
+ * disagreements; *n gets the cases compared and *across those whose cutoff
+ * and now lie on either side of an offset change. */
+static long long cutoff_disagreements(const char *logins, long long *n,
+                                      long long *across)
+{
+  char sql[3072];
+
+  pgtest_exec(conninfo, "DROP TABLE IF EXISTS cutoff_cases");
+  snprintf(sql, sizeof sql,
+    "CREATE TABLE cutoff_cases AS WITH p AS ("
+    " SELECT u.id AS uid, pr.* FROM users u"
+    " CROSS JOIN LATERAL herald_quiet_profile_of(u.id) pr"
+    " WHERE u.login IN (%s)),"
+    " ch AS ("
+    " SELECT p.uid, to_timestamp(a) AS t0 FROM p, unnest(p.t_at) a"
+    " WHERE a BETWEEN 1735689600 AND 1830297600),"
+    " ed AS ("
+    " SELECT p.uid, (w.mon + make_interval(secs => b.b)) AT TIME ZONE p.zone"
+    "  AS t0"
+    " FROM p, unnest(p.b) b(b), unnest(ARRAY[timestamp '2026-03-23',"
+    "  '2026-03-30', '2026-06-15']) w(mon)),"
+    " pt AS (SELECT * FROM ch UNION ALL SELECT * FROM ed),"
+    " c AS ("
+    " SELECT pt.uid, pt.t0 + d * interval '1 second' AS at_, s AS secs"
+    " FROM pt, unnest(ARRAY[-3600, -1, 0, 1, 3599]) d,"
+    "  unnest(ARRAY[1, 7200, 86400]) s"
+    " UNION ALL"
+    " SELECT pt.uid, pt.t0 + (s + d) * interval '1 second', s"
+    " FROM pt, unnest(ARRAY[-1, 0, 1]) d, unnest(ARRAY[1, 7200]) s"
+    " UNION ALL"
+    " SELECT p.uid, timestamptz '2025-01-01 00:00Z'"
+    "  + random() * interval '1095 days',"
+    "  (ARRAY[0, 1, 59, 3600, 7200, 7201, 86400, 259200, 864000])"
+    "  [1 + floor(random() * 9)::int]"
+    " FROM p, generate_series(1, 200))"
+    " SELECT c.at_, p.t_at,"
+    "  herald_business_cutoff(p.b, p.q, p.c, p.wq, p.t_at, p.t_cc, p.zone,"
+    "   c.at_, c.secs) AS fast,"
+    "  herald_unread_cutoff(c.uid, c.at_, c.secs) AS slow"
+    " FROM c JOIN p ON p.uid = c.uid", logins);
+  pgtest_exec(conninfo, "SELECT setseed(0.25)");
+  pgtest_exec(conninfo, sql);
+  *n = pgtest_query_int(conninfo, "SELECT count(*) FROM cutoff_cases");
+  *across = pgtest_query_int(conninfo,
+                             "SELECT count(*) FROM cutoff_cases r"
+                             " WHERE EXISTS (SELECT 1 FROM unnest(r.t_at) a"
+                             " WHERE a > extract(epoch FROM r.fast)"
+                             " AND a <= extract(epoch FROM r.at_))");
+  return pgtest_query_int(conninfo,
+                          "SELECT count(*) FROM cutoff_cases"
+                          " WHERE NOT (fast = slow OR (fast > slow"
+                          " AND fast - slow <= interval '1 millisecond'))");
+}
+
+/* The report's cutoff in closed form agrees with the search across time
+ * zones with and without daylight saving (Lord Howe's is half an hour),
+ * org and own windows, thresholds from a second to ten days; under the
+ * org default (DST changes fall in the weekend's quiet time) and under
+ * sparse windows (they fall in business time). A week quiet around the
+ * clock never reaches the threshold: -infinity for both. */
+TEST(report_cutoff_closed_form_matches_search)
+{
+  struct cast k = setup();
+  static const char *const zones[] = {"Europe/Berlin", "America/New_York",
+                                      "Australia/Lord_Howe", "Asia/Kolkata"};
+  long long n = 0, across = 0;
+
+  for (int i = 0; i < 4; i++) {
+    char login[8];
+    struct store_user_new u = {.login = login, .display_name = login,
+                               .time_zone = zones[i],
+                               .role = STORE_ROLE_STAFF};
+
+    snprintf(login, sizeof login, "z%d", i + 1);
+    CHECK_INT(store_user_add(k.c, &u, NULL), ==, STORE_OK);
+  }
+  /* The org default of 0001 (weekday nights, weekends) and a half hour on
+   * Wednesdays; z2 also keeps Tuesday 11:00-12:00 and Thursday evening to
+   * midnight. */
+  pgtest_exec(conninfo,
+              "INSERT INTO quiet_windows (user_id, day_of_week, start_minute,"
+              " end_minute) SELECT NULL::bigint, d, w.s, w.e"
+              " FROM generate_series(1, 5) d,"
+              " (VALUES (0, 480), (1200, 1440)) w(s, e)"
+              " UNION ALL VALUES (NULL::bigint, 0, 0, 1440), (NULL, 6, 0, 1440),"
+              " (NULL, 3, 750, 780)");
+  pgtest_exec(conninfo,
+              "INSERT INTO quiet_windows (user_id, day_of_week, start_minute,"
+              " end_minute) SELECT id, d, s, e FROM users,"
+              " (VALUES (2, 660, 720), (4, 1000, 1440)) w(d, s, e)"
+              " WHERE login = 'z2'");
+  CHECK_INT(cutoff_disagreements("'a', 'z1', 'z2', 'z3', 'z4'", &n, &across),
+            ==, 0);
+  printf("closed-form cutoff: %lld cases agree with the search, %lld of "
+         "them across an offset change\n", n, across);
+  CHECK_INT(n, >, 5000);
+  CHECK_INT(across, >, 100);
+  /* Sparse windows: the clocks change in business time. */
+  pgtest_exec(conninfo, "DELETE FROM quiet_windows WHERE user_id IS NULL");
+  pgtest_exec(conninfo,
+              "INSERT INTO quiet_windows (user_id, day_of_week, start_minute,"
+              " end_minute) VALUES (NULL, 3, 600, 630), (NULL, 6, 0, 1440)");
+  CHECK_INT(cutoff_disagreements("'a', 'z1', 'z2', 'z3', 'z4'", &n, &across),
+            ==, 0);
+  CHECK_INT(across, >, 100);
+  /* Quiet around the clock (z4's own windows fill the week). */
+  pgtest_exec(conninfo,
+              "INSERT INTO quiet_windows (user_id, day_of_week, start_minute,"
+              " end_minute) SELECT id, d, 0, 1440 FROM users,"
+              " generate_series(0, 6) d WHERE login = 'z4'");
+  CHECK_INT(pgtest_query_int(conninfo,
+            "SELECT count(*) FROM users u, herald_quiet_profile_of(u.id) p"
+            " WHERE u.login = 'z4' AND p.owner = u.id AND p.wq = 604800"
+            " AND herald_business_cutoff(p.b, p.q, p.c, p.wq, p.t_at, p.t_cc,"
+            " p.zone, timestamptz '2026-11-25 12:00Z', 7200) = '-infinity'"
+            " AND herald_business_cutoff(p.b, p.q, p.c, p.wq, p.t_at, p.t_cc,"
+            " p.zone, timestamptz '2026-11-25 12:00Z', 0)"
+            " = timestamptz '2026-11-25 12:00Z'"
+            " AND herald_unread_cutoff(u.id, '2026-11-25 12:00Z', 7200)"
+            " = '-infinity'"), ==, 1);
+  store_close(k.c);
+}
+
+/* Recipients with different quiet profiles in one report (several
+ * profiles in scope, each with its own cutoff): b keeps Wednesday
+ * 09:00-11:00 quiet, x lives in New York (no windows there either), m1 has
+ * none. At Wednesday 12:00 UTC, messages sent at 09:00 are three hours
+ * unread for x and m1 but one business hour for b. */
+TEST(report_cutoff_per_profile)
+{
+  struct cast k = setup();
+  struct store_report_query q = {.older_than_s = 7200,
+                                 .scope = STORE_REPORT_ORG};
+  struct store_report r;
+  char sql[256];
+
+  snprintf(sql, sizeof sql,
+           "INSERT INTO quiet_windows (user_id, day_of_week, start_minute,"
+           " end_minute) VALUES (%lld, 3, 540, 660)", (long long)k.b);
+  pgtest_exec(conninfo, sql);
+  snprintf(sql, sizeof sql,
+           "UPDATE users SET time_zone = 'America/New_York' WHERE id = %lld",
+           (long long)k.x);
+  pgtest_exec(conninfo, sql);
+  CHECK_INT(store_clock_set_offset(k.c, pgtest_query_int(conninfo,
+            "SELECT (extract(epoch FROM timestamptz '2026-11-25 12:00Z'"
+            " - now()) * 1000)::bigint")), ==, STORE_OK);
+  pgtest_exec(conninfo, "UPDATE messages SET sent_at = '2026-11-25 09:00Z'");
+  CHECK_INT(store_report_unread(k.c, k.root, &q, &r), ==, STORE_OK);
+  /* Team 1-3 (a, a, b) unread by x (3), m1 (3), a (b's) and b (a's 2,
+   * but one business hour); Owned 1 unread by x. */
+  CHECK_INT(rows_of(&r, k.b), ==, 0);
+  CHECK_INT(rows_of(&r, k.x), ==, 4);
+  CHECK_INT(rows_of(&r, k.m1), ==, 3);
+  CHECK_INT(rows_of(&r, k.a), ==, 1);
+  CHECK_INT(r.total_rows, ==, 8);
+  for (size_t i = 0; i < r.n_rows; i++) {
+    CHECK_INT(r.rows[i].unread_s, >=, 3 * 3600 - 5);
+    CHECK_INT(r.rows[i].unread_s, <=, 3 * 3600 + 60);
+  }
+  store_report_cleanup(&r);
+  /* Two hours and a half of b's quiet Wednesday later, b's count too. */
+  CHECK_INT(store_clock_set_offset(k.c, pgtest_query_int(conninfo,
+            "SELECT (extract(epoch FROM timestamptz '2026-11-25 14:00Z'"
+            " - now()) * 1000)::bigint")), ==, STORE_OK);
+  CHECK_INT(store_report_unread(k.c, k.root, &q, &r), ==, STORE_OK);
+  CHECK_INT(rows_of(&r, k.b), ==, 2);
+  CHECK_INT(r.total_rows, ==, 10);
+  for (size_t i = 0; i < r.n_rows; i++)
+    if (r.rows[i].user_id == k.b) {
+      CHECK_INT(r.rows[i].unread_s, >=, 3 * 3600 - 5);
+      CHECK_INT(r.rows[i].unread_s, <=, 3 * 3600 + 60);
+    }
+  store_report_cleanup(&r);
+  store_close(k.c);
+}
+
+/* The report runs as a statement prepared once per session: the second
+ * run on a connection reuses it, and a connection that PostgreSQL dropped
+ * (the statement gone with the session) prepares it again once storage
+ * has reconnected. */
+TEST(report_prepared_statement_survives_a_new_session)
+{
+  struct cast k = setup();
+  struct store_report r;
+  int64_t total;
+  int rc;
+
+  r = run(&k, k.root, STORE_REPORT_ORG, 3600, STORE_OK);
+  total = r.total_rows;
+  CHECK_INT(total, >, 0);
+  store_report_cleanup(&r);
+  CHECK_INT(pgtest_query_int(conninfo,
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database()"
+            " AND application_name = 'herald'"), ==, 1);
+  r = run(&k, k.root, STORE_REPORT_ORG, 3600, STORE_OK);
+  CHECK_INT(r.total_rows, ==, total);
+  store_report_cleanup(&r);
+  pgtest_exec(conninfo, "SELECT pg_terminate_backend(pid)"
+                        " FROM pg_stat_activity"
+                        " WHERE datname = current_database()"
+                        " AND application_name = 'herald'");
+  /* The loss shows on the next call (refused as unavailable, or already
+   * reconnected); the one after runs on a new session. */
+  memset(&r, 0, sizeof r);
+  {
+    struct store_report_query q = {.older_than_s = 3600,
+                                   .scope = STORE_REPORT_ORG};
+
+    rc = store_report_unread(k.c, k.root, &q, &r);
+    CHECK(rc == STORE_OK || rc == STORE_EUNAVAIL);
+    store_report_cleanup(&r);
+  }
+  r = run(&k, k.root, STORE_REPORT_ORG, 3600, STORE_OK);
+  CHECK_INT(r.total_rows, ==, total);
+  store_report_cleanup(&r);
+  store_close(k.c);
+}
+
 TEST_MAIN()
