@@ -25,6 +25,7 @@
 #include "server_int.h"
 
 #include "hcrypto.h"
+#include "duration.h"
 #include "proto.h"
 #include "report_format.h"
 #include "store.h"
@@ -207,26 +208,20 @@ static int64_t parse_digits(const char *s, size_t len)
 
 static int parse_older(struct srv_http_req *req, const char *v, uint64_t *out)
 {
-  size_t len = strlen(v);
-  int64_t unit = 1, n;
+  int64_t n;
 
-  if (len > 0 && strchr("smhd", v[len - 1])) {
-    unit = v[len - 1] == 'm' ? 60 : v[len - 1] == 'h' ? 3600
-           : v[len - 1] == 'd' ? 86400 : 1;
-    len--;
-  }
-  if ((n = parse_digits(v, len)) < 0) {
+  if (proto_duration_parse(v, strlen(v), &n) < 0) {
     srv_http_error(req, PROTO_E_BAD_VALUE, "older_than",
-                   "older_than must be a duration: seconds, or a number with "
-                   "s, m, h or d (e.g. 90m, 2h)");
+                   "older_than must be a duration: seconds, or numbers with "
+                   "s, m, h or d (e.g. 90m, 2h, 1h30m)");
     return -1;
   }
-  if (n > OLDER_MAX || n * unit < OLDER_MIN || n * unit > OLDER_MAX) {
+  if (n < OLDER_MIN || n > OLDER_MAX) {
     srv_http_error(req, PROTO_E_RANGE, "older_than",
                    "older_than must be between 60 seconds and 365 days");
     return -1;
   }
-  *out = (uint64_t)(n * unit);
+  *out = (uint64_t)n;
   return 0;
 }
 

@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "ctl_int.h"
+#include "duration.h"
 #include "hc.h"
 #include "hcrypto.h"
 #include "chat_int.h"
@@ -396,24 +397,6 @@ int chat_resolve_conv(struct chat *ch)
 
 /* ---- options ---- */
 
-/* "2h", "90m", "45s", "1d" or plain seconds; -1 when malformed. */
-static long parse_duration(const char *s)
-{
-  char *end;
-  long v = strtol(s, &end, 10);
-
-  if (end == s || v < 0)
-    return -1;
-  if (*end == '\0' || strcmp(end, "s") == 0)
-    return v;
-  if (strcmp(end, "m") == 0)
-    return v * 60;
-  if (strcmp(end, "h") == 0)
-    return v * 3600;
-  if (strcmp(end, "d") == 0)
-    return v * 86400;
-  return -1;
-}
 
 int chat_parse_common(struct chat *ch, int argc, char **argv,
                       enum chat_cmd cmd)
@@ -479,14 +462,18 @@ int chat_parse_common(struct chat *ch, int argc, char **argv,
       if (*end || end == optarg || ch->timeout_s < 1 || ch->timeout_s > 86400)
         return ctl_usage(ctl, "--timeout needs seconds, 1..86400");
       break;
-    case OPT_OLDER:
+    case OPT_OLDER: {
+      int64_t older;
+
       if (!is_report)
         return ctl_usage(ctl, "unknown option --older-than");
-      ch->older_s = parse_duration(optarg);
-      if (ch->older_s < 60 || ch->older_s > 31536000)
+      if (proto_duration_parse(optarg, strlen(optarg), &older) < 0 ||
+          older < 60 || older > 31536000)
         return ctl_usage(ctl, "--older-than needs a duration from 1m to 365d "
                               "(e.g. 2h, 90m), not \"%s\"", optarg);
+      ch->older_s = (long)older;
       break;
+    }
     case OPT_FORMAT:
       if (!is_report)
         return ctl_usage(ctl, "unknown option --format");

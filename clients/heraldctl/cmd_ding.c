@@ -4,12 +4,12 @@
  * in the database like the other admin commands. DINGs sent from then on
  * follow it; a DING may also carry its own steps (heraldctl send --esc).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl_int.h"
+#include "duration.h"
 
 static const char DING_SCHEDULE_HELP[] =
   "Usage: heraldctl ding schedule [--steps LIST] [--repeat DURATION]\n"
@@ -38,33 +38,18 @@ static const char DING_SCHEDULE_HELP[] =
 enum { OPT_STEPS = 1, OPT_REPEAT, OPT_MAX, OPT_MANAGER, OPT_NO_MANAGER,
        OPT_WEBHOOK, OPT_NO_WEBHOOK };
 
-/* "1h30m", "90s", "5m", "2d": seconds, or -1. */
+/* One duration (duration.h) up to the next comma or the end: seconds, or
+ * -1. *rest (when not NULL) points after it. */
 static long long parse_duration(const char *s, const char **rest)
 {
-  long long total = 0;
-  int parts = 0;
+  size_t len = strcspn(s, ",");
+  int64_t v;
 
-  while (*s && *s != ',') {
-    char *end;
-    long long v;
-
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno || end == s || v < 0 || v > 10000000)
-      return -1;
-    switch (*end) {
-    case 's': total += v; break;
-    case 'm': total += v * 60; break;
-    case 'h': total += v * 3600; break;
-    case 'd': total += v * 86400; break;
-    default: return -1;
-    }
-    s = end + 1;
-    parts++;
-  }
   if (rest)
-    *rest = s;
-  return parts ? total : -1;
+    *rest = s + len;
+  else if (s[len])
+    return -1;
+  return proto_duration_parse(s, len, &v) < 0 ? -1 : (long long)v;
 }
 
 /* Seconds as the shortest "1h30m" form. */

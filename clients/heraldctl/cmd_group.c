@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ctl_int.h"
+#include "duration.h"
 #include "hcrypto.h"
 
 static const char GROUP_CREATE_HELP[] =
@@ -111,52 +112,16 @@ static const char BOT_REVOKE_HELP[] =
 enum { OPT_OWNER = 1, OPT_MEMBER, OPT_TRACKING, OPT_FORMAT, OPT_GROUP,
        OPT_REMIND_AFTER, OPT_TASK_AFTER };
 
-/* Parses a duration: "off" (0, when allowed), plain seconds, or numbers
- * with units s, m, h, d ("1h30m"). Bounds are storage's to check (its
- * message names the setting). 0 or -1. */
+/* Parses a duration (duration.h) or "off" (0, when allowed). Bounds are
+ * storage's to check (its message names the setting). 0 or -1. */
 static int parse_duration(const char *s, bool allow_off, int64_t *out)
 {
-  int64_t total = 0;
-  const char *p = s;
-
   if (allow_off && strcmp(s, "off") == 0) {
     *out = 0;
     return 0;
   }
-  if (!*p)
-    return -1;
-  while (*p) {
-    int64_t n = 0, unit;
-
-    if (*p < '0' || *p > '9')
-      return -1;
-    for (; *p >= '0' && *p <= '9'; p++) {
-      if (n > INT64_MAX / 10 - 9)
-        return -1;
-      n = n * 10 + (*p - '0');
-    }
-    switch (*p) {
-    case 's': unit = 1; p++; break;
-    case 'm': unit = 60; p++; break;
-    case 'h': unit = 3600; p++; break;
-    case 'd': unit = 86400; p++; break;
-    case '\0':
-      if (p != s && total == 0) {  /* plain seconds, no unit at all */
-        unit = 1;
-        break;
-      }
-      return -1;
-    default:
-      return -1;
-    }
-    if (n > (INT64_MAX / 2 - total) / unit)
-      return -1;
-    total += n * unit;
-  }
-  if (total == 0)
-    return -1;    /* "0" is not "off": say off */
-  *out = total;
-  return 0;
+  /* "0" is not "off": say off */
+  return proto_duration_parse(s, strlen(s), out) < 0 || *out == 0 ? -1 : 0;
 }
 
 /* "2h", "1h30m", "1d", "off". */
