@@ -62,6 +62,8 @@ int ctl_cmd_group_automate(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_bot_create(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_bot_list(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_bot_revoke(struct ctl *ctl, int argc, char **argv);
+/* cmd_bot.c: a bot's robot webhook. */
+int ctl_cmd_bot_robot(struct ctl *ctl, int argc, char **argv);
 /* cmd_keys.c: master key rotation (database and key file). */
 int ctl_cmd_keys_rotate(struct ctl *ctl, int argc, char **argv);
 /* cmd_quiet.c: quiet-hours policies. */
