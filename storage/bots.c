@@ -474,3 +474,66 @@ void store_bot_summary_cleanup(struct store_bot_summary *s)
   s->rcpt = NULL;
   s->n = 0;
 }
+
+static void secret_row(const PGresult *res, int r, void *elem)
+{
+  struct store_robot_secret *x = elem;
+  unsigned char *raw;
+  size_t n = 0;
+
+  memset(x, 0, sizeof *x);
+  x->bot_id = store_field_i64(res, r, 0);
+  raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, r, 1), &n);
+  if (raw && n <= STORE_ROBOT_SEALED_MAX) {
+    memcpy(x->sealed, raw, n);
+    x->sealed_len = n;
+  }
+  PQfreemem(raw);
+}
+
+int store_bot_robot_secrets(struct store_conn *c,
+                            struct store_robot_secret **out, size_t *n)
+{
+  PGresult *res = NULL;
+  int rc;
+
+  store_clear(c);
+  rc = store_exec(c, &res,
+                  "SELECT id, robot_secret_sealed FROM bots"
+                  " WHERE robot_secret_sealed IS NOT NULL ORDER BY id",
+                  0, NULL);
+  if (rc == STORE_OK)
+    rc = store_rows(c, res, sizeof(struct store_robot_secret), secret_row,
+                    (void **)out, n);
+  PQclear(res);
+  return rc;
+}
+
+int store_bot_robot_reseal(struct store_conn *c, int64_t bot_id,
+                           const uint8_t *old, size_t old_len,
+                           const uint8_t *sealed, size_t sealed_len)
+{
+  PGresult *res = NULL;
+  char bb[STORE_I64_BUF];
+  const char *p[3] = {store_i64(bb, bot_id), (const char *)old,
+                      (const char *)sealed};
+  int len[3] = {0, (int)old_len, (int)sealed_len};
+  int fmt[3] = {0, 1, 1};
+  int rc;
+
+  store_clear(c);
+  if (old_len < 1 || old_len > STORE_ROBOT_SEALED_MAX || sealed_len < 1 ||
+      sealed_len > STORE_ROBOT_SEALED_MAX)
+    return store_fail(c, STORE_EINVAL, "a sealed robot secret must be 1 to"
+                      " %d bytes", STORE_ROBOT_SEALED_MAX);
+  rc = store_exec_bin(c, &res,
+                      "UPDATE bots SET robot_secret_sealed = $3::bytea"
+                      " WHERE id = $1::bigint"
+                      " AND robot_secret_sealed = $2::bytea RETURNING 1",
+                      3, p, len, fmt);
+  if (rc == STORE_OK && PQntuples(res) == 0)
+    rc = store_fail(c, STORE_EEXISTS, "the robot secret of bot id %s changed"
+                    " meanwhile", p[0]);
+  PQclear(res);
+  return rc;
+}

@@ -354,6 +354,22 @@ int store_bot_robot_lookup(struct store_conn *c,
                            const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
                            struct store_bot_robot *out);
 
+/* Master key rotation: every bot's sealed robot secret (bot id, blob). */
+struct store_robot_secret {
+  int64_t bot_id;
+  size_t sealed_len;
+  uint8_t sealed[STORE_ROBOT_SEALED_MAX];
+};
+/* *out malloc'd (NULL when n is 0); free() it. */
+int store_bot_robot_secrets(struct store_conn *c,
+                            struct store_robot_secret **out, size_t *n);
+/* Replaces a bot's sealed secret only if it is still `old` (compare and
+ * swap). STORE_OK; STORE_EEXISTS when it changed meanwhile (or is gone);
+ * STORE_EINVAL bad length. */
+int store_bot_robot_reseal(struct store_conn *c, int64_t bot_id,
+                           const uint8_t *old, size_t old_len,
+                           const uint8_t *sealed, size_t sealed_len);
+
 /* Delivery, read and ack state of a message a bot posted (the bot API's
  * summary). Recipients are as in store_receipt_counts (members when it was
  * sent, not left before it), or a DING's recipients. delivered: the

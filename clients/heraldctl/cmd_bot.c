@@ -191,3 +191,48 @@ out:
   hcr_wipe(token, sizeof token);
   return rc;
 }
+
+int ctl_reseal_robot_secrets(struct ctl *ctl, const struct hcr_master *old_m,
+                             const struct hcr_master *new_m, long long *done)
+{
+  struct store_robot_secret *list = NULL;
+  uint8_t sealed[HCR_SECRET_SEALED_MAX];
+  char secret[HCR_SECRET_MAX + 1];
+  size_t n = 0, slen, sealed_len;
+  uint64_t id;
+  int rc = CTL_OK;
+
+  *done = 0;
+  if (store_bot_robot_secrets(ctl->conn, &list, &n) != STORE_OK)
+    return ctl_store_error(ctl);
+  for (size_t i = 0; i < n && rc == CTL_OK; i++) {
+    const struct store_robot_secret *s = &list[i];
+
+    if (hcr_secret_master_id(s->sealed, s->sealed_len, &id) != HCR_OK ||
+        id == hcr_master_id(new_m))
+      continue;
+    if (id != hcr_master_id(old_m) ||
+        hcr_secret_open(old_m, s->bot_id, s->sealed, s->sealed_len, secret,
+                        &slen) != HCR_OK) {
+      /* Unreadable already: the admin must set it again either way. */
+      fprintf(stderr, "heraldctl: warning: the robot secret of bot id %lld "
+              "does not open with the current master key; set it again with "
+              "heraldctl bot robot\n", (long long)s->bot_id);
+      continue;
+    }
+    if (hcr_secret_seal(new_m, s->bot_id, secret, slen, sealed,
+                        &sealed_len) != HCR_OK) {
+      rc = ctl_error("sealing a robot secret failed");
+    } else {
+      int src = store_bot_robot_reseal(ctl->conn, s->bot_id, s->sealed,
+                                       s->sealed_len, sealed, sealed_len);
+      if (src == STORE_OK)
+        (*done)++;
+      else if (src != STORE_EEXISTS)   /* EEXISTS: replaced meanwhile */
+        rc = ctl_store_error(ctl);
+    }
+    hcr_wipe(secret, sizeof secret);
+  }
+  free(list);
+  return rc;
+}

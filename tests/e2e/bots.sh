@@ -139,6 +139,17 @@ grep -q "SEC0123456789abcdef" "$T/heraldd.log" && fail "the secret is in the log
 grep -q "$ROBOT" "$T/heraldd.log" && fail "the robot token is in the log"
 kill -INT $tail_pid; wait $tail_pid || true
 
+# A master key rotation re-seals the secret: signed calls keep working.
+ctl keys rotate >/dev/null 2>&1 || fail "keys rotate failed"
+# A restarted server holds only the new key.
+stop_server
+STARTS=2 start_server "$T/heraldd.log" --data-dir "$D"
+URL=ws://127.0.0.1:$PORT
+H=http://127.0.0.1:$PORT
+now=$(($(date +%s) * 1000))
+out=$(robot '{"msgtype":"text","text":{"content":"after rotation"}}' "&timestamp=$now&sign=$(sign $now)")
+expect_eq "$out" '{"errcode":0,"errmsg":"ok"}' "signed call after a key rotation"
+
 # Replay: a fresh reader gets the history, bot and robot messages included.
 "$HERALDCTL" tail --server "$URL" --login ben --password-file "$T/ben" \
   --group Ops --last 20 >"$T/replay.out" 2>&1 &
