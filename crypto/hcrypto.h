@@ -356,4 +356,46 @@ int hcr_secret_open(const struct hcr_master *m, int64_t bot_id,
 int hcr_robot_sign(const char *secret, size_t len, const char *timestamp,
                    char out[HCR_ROBOT_SIGN_LEN + 1]);
 
+/*
+ * Hashing and signatures (sign.c), for the cards of SPEC §8: SHA-256 (the
+ * content hash of a card and the links of its event chain) and Ed25519
+ * (clients sign an interview record with their device key; the server and
+ * auditors verify). Every function may be called from any thread; a
+ * struct hcr_sha256 is used by one thread at a time.
+ */
+#define HCR_SHA256_LEN 32
+#define HCR_SIGN_PUB_LEN 32
+#define HCR_SIGN_SECRET_LEN 64
+#define HCR_SIGN_SEED_LEN 32
+#define HCR_SIG_LEN 64
+
+/* SHA-256 of `len` bytes at `data` (borrowed; NULL when len is 0). */
+void hcr_sha256(const void *data, size_t len, uint8_t out[HCR_SHA256_LEN]);
+
+/* Incremental SHA-256: init, any number of updates, final (which wipes the
+ * state). Storage owned by the caller; no allocation. */
+struct hcr_sha256 {
+  _Alignas(16) unsigned char opaque_[128];
+};
+void hcr_sha256_init(struct hcr_sha256 *h);
+void hcr_sha256_update(struct hcr_sha256 *h, const void *data, size_t len);
+void hcr_sha256_final(struct hcr_sha256 *h, uint8_t out[HCR_SHA256_LEN]);
+
+/* A fresh random Ed25519 key pair (clients; tests). The secret key is the
+ * caller's to wipe with hcr_wipe(). */
+void hcr_sign_keypair(uint8_t pub[HCR_SIGN_PUB_LEN],
+                      uint8_t sk[HCR_SIGN_SECRET_LEN]);
+/* The key pair of a 32-byte seed (deterministic: a client stores the seed
+ * only). */
+void hcr_sign_seed_keypair(const uint8_t seed[HCR_SIGN_SEED_LEN],
+                           uint8_t pub[HCR_SIGN_PUB_LEN],
+                           uint8_t sk[HCR_SIGN_SECRET_LEN]);
+/* The detached Ed25519 signature of `len` bytes at `msg` under `sk`. */
+void hcr_sign(const uint8_t sk[HCR_SIGN_SECRET_LEN], const void *msg,
+              size_t len, uint8_t sig[HCR_SIG_LEN]);
+/* HCR_OK when `sig` is `pub`'s signature of the message, else
+ * HCR_EMISMATCH (also for a malformed key or signature). */
+int hcr_sign_verify(const uint8_t pub[HCR_SIGN_PUB_LEN], const void *msg,
+                    size_t len, const uint8_t sig[HCR_SIG_LEN]);
+
 #endif

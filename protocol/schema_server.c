@@ -143,9 +143,10 @@ static const struct proto_field f_card_event[] = {
   PF_S(struct proto_card_event, ev, PF_REQ, 1, 32,
        "event kind: created, action, edited, submitted, signed, locked, "
        "amended, checkin, comment, reminder"),
-  PF_U(struct proto_card_event, actor, PF_REQ, R_ID, "who caused it"),
-  PF_E(struct proto_card_event, actor_kind, PF_REQ, proto_names_actor,
-       "user or bot"),
+  PF_U(struct proto_card_event, actor, 0, R_ID,
+       "who caused it; absent: the system"),
+  PF_E(struct proto_card_event, actor_kind, 0, proto_names_actor,
+       "user or bot; absent with actor"),
   PF_U(struct proto_card_event, conv, 0, R_ID, "conversation of the card"),
   PF_U(struct proto_card_event, seq, 0, R_ID, "seq of the card's message"),
   PF_U(struct proto_card_event, ts, PF_REQ, R_TS, "event time, ms"),

@@ -51,6 +51,11 @@ static const struct route routes[PROTO_T_COUNT_] = {
   [PROTO_T_CONV_CREATE] = {srv_h_conv_create, ROUTE_PEOPLE},
   [PROTO_T_CONV_MEMBERS] = {srv_h_conv_members, 0},
   [PROTO_T_CONV_ADD_MEMBER] = {srv_h_conv_add_member, ROUTE_PEOPLE},
+  /* Cards (h_card.c): a bot acts on the cards it may (its own tasks). */
+  [PROTO_T_CARD_ACTION] = {srv_h_card_action, 0},
+  [PROTO_T_CARD_EDIT] = {srv_h_card_edit, 0},
+  [PROTO_T_CARD_SIGN] = {srv_h_card_sign, ROUTE_PEOPLE},
+  [PROTO_T_DEVICE_KEY] = {srv_h_device_key, ROUTE_PEOPLE},
 };
 
 int srv_code_from_store(int rc)

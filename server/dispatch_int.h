@@ -54,6 +54,12 @@ int srv_h_conv_list(struct srv_session *s, const struct proto_frame *f);
 int srv_h_conv_create(struct srv_session *s, const struct proto_frame *f);
 int srv_h_conv_members(struct srv_session *s, const struct proto_frame *f);
 int srv_h_conv_add_member(struct srv_session *s, const struct proto_frame *f);
+/* Cards (h_card.c); srv_h_send hands kind card to srv_h_send_card. */
+int srv_h_send_card(struct srv_session *s, const struct proto_frame *f);
+int srv_h_card_action(struct srv_session *s, const struct proto_frame *f);
+int srv_h_card_edit(struct srv_session *s, const struct proto_frame *f);
+int srv_h_card_sign(struct srv_session *s, const struct proto_frame *f);
+int srv_h_device_key(struct srv_session *s, const struct proto_frame *f);
 
 /* The writer pool's batch function (h_send.c): group commit of sends. */
 struct srv_dbjob;

@@ -18,6 +18,7 @@
  */
 #include "datakey_int.h"
 #include "delivery_int.h"
+#include "card_int.h"
 #include "dbpool_int.h"
 #include "ding_int.h"
 #include "dispatch_int.h"
@@ -376,6 +377,9 @@ struct feed_job {
   size_t nreminds;
   struct proto_ding_update *dings;  /* DING rows (one per entry) */
   size_t ndings;
+  struct store_card_event *cev;     /* card events (strings of cards[]) */
+  struct proto_card_event *cards;
+  size_t ncards;
   int64_t next;
   bool more;
 };
@@ -405,6 +409,15 @@ static void feed_run(struct srv_dbjob *job, struct store_conn *conn)
     return;
   }
   job->rc = store_feed_after(conn, fj->s->uid, fj->after, FEED_PAGE, &e, &ne);
+  fj->more = ne == FEED_PAGE;
+  if (job->rc == STORE_OK) {
+    int cut = srv_card_feed_page(conn, e, &ne, &fj->cev, &fj->cards,
+                                 &fj->ncards);
+    if (cut < 0)
+      job->rc = cut;           /* a STORE_* code */
+    else if (cut)
+      fj->more = true;         /* cut short by the card payloads' size */
+  }
   for (size_t i = 0; job->rc == STORE_OK && i < ne; i++) {
     struct store_receipt_count *counts = NULL;
     size_t nc = 0;
@@ -417,8 +430,8 @@ static void feed_run(struct srv_dbjob *job, struct store_conn *conn)
       fj->next = e[i].fs;
       continue;
     }
-    if (e[i].kind == STORE_FEED_DING) {
-      fj->next = e[i].fs;       /* below, all of the page's at once */
+    if (e[i].kind == STORE_FEED_DING || e[i].kind == STORE_FEED_CARD) {
+      fj->next = e[i].fs;       /* below / above, all of the page's at once */
       continue;
     }
     job->rc = store_receipt_counts(conn, e[i].user_id, e[i].conversation_id,
@@ -446,7 +459,6 @@ static void feed_run(struct srv_dbjob *job, struct store_conn *conn)
       srv_ding_note_to_proto(&notes[i], &fj->dings[fj->ndings++]);
     free(notes);
   }
-  fj->more = ne == FEED_PAGE;
   free(e);
 }
 
@@ -464,7 +476,7 @@ static void feed_done(struct srv_dbjob *job)
     srv_reply_error(s, s->sync_id, srv_code_from_store(job->rc), NULL, NULL);
     goto out;
   }
-  if (fj->n > 0 || fj->nreminds > 0 || fj->ndings > 0) {
+  if (fj->n > 0 || fj->nreminds > 0 || fj->ndings > 0 || fj->ncards > 0) {
     proto_frame_init(&f, PROTO_T_FEED);
     f.id = s->sync_id;
     f.u.feed.rcpt = fj->items;
@@ -473,6 +485,8 @@ static void feed_done(struct srv_dbjob *job)
     f.u.feed.nremind = fj->nreminds;
     f.u.feed.ding = fj->dings;
     f.u.feed.nding = fj->ndings;
+    f.u.feed.cards = fj->cards;
+    f.u.feed.ncards = fj->ncards;
     f.u.feed.next = (uint64_t)fj->next;
     f.u.feed.more = fj->more;
     if (srv_session_send(s, &f) != 0)
@@ -486,6 +500,7 @@ static void feed_done(struct srv_dbjob *job)
 out:
   free(fj->items);
   free(fj->dings);
+  srv_card_feed_free(fj->cev, fj->cards, fj->ncards);
   srv_session_unref(s);
   free(fj);
 }

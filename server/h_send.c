@@ -9,6 +9,8 @@
  * commits batches in order and their done() callbacks run in order, each
  * conversation is published in seq order.
  *
+ * A card (kind card) takes its own path: h_card.c / card.c.
+ *
  * A DING is committed with its message (its recipients checked by the
  * database, per message); after the publish come its alerts (ding.c).
  */
@@ -250,15 +252,9 @@ int srv_h_send(struct srv_session *s, const struct proto_frame *f)
   const struct proto_send *in = &f->u.send;
   struct send_job *sj;
 
-  if (in->kind == PROTO_KIND_CARD) {
-    srv_reply_error(s, f->id, PROTO_E_BAD_VALUE, "kind",
-                    "card messages are not supported by this server yet");
-    return 0;
-  }
   if (in->body.len > (size_t)srv->cfg->max_body)
     return PROTO_E_BODY_TOO_LARGE;
-  if (srv_dbpool_pending(srv->writer) >= SEND_QUEUE_MAX)
-    return PROTO_E_TOO_MANY_REQUESTS;
+  /* A bot's messages, cards too, count against its rate limit. */
   if (s->bot_id) {
     int64_t wait = srv_botrate_take(srv, s->bot_id, s->bot_rate, srv_now_ms());
     char why[128];
@@ -269,6 +265,13 @@ int srv_h_send(struct srv_session *s, const struct proto_frame *f)
       return 0;
     }
   }
+  /* A card is stored with its card row and first event in one
+   * transaction of its own (h_card.c); the delivery layer fills the seq
+   * order should it commit beside a writer batch. */
+  if (in->kind == PROTO_KIND_CARD)
+    return srv_h_send_card(s, f);
+  if (srv_dbpool_pending(srv->writer) >= SEND_QUEUE_MAX)
+    return PROTO_E_TOO_MANY_REQUESTS;
   if (!(sj = calloc(1, sizeof(*sj))) ||
       !(sj->body = malloc(in->body.len + 1))) {
     free(sj);

@@ -7,9 +7,12 @@
  *   GET  /api/v1/messages/{conversation}/{seq}/summary
  *        -> 200 delivery/read/ack counts and per-recipient state of a
  *           message the bot posted (no read times: those are for people)
- *   POST /api/v1/cards, POST /api/v1/cards/{id}/actions
- *        cards, once the server has them (answered with a clear error
- *        until then)
+ *   POST /api/v1/cards {"conversation": ID, "card": {...}, "cmid": "..."}
+ *        -> 200 {"card","ver","conversation","seq","ts","dup"}
+ *   POST /api/v1/cards/{id}/actions
+ *        {"action": "set_status", "args": {...}, "base": V, "cmid": "..."}
+ *        -> 200 {"card","ver","dup"}; only on cards the bot created
+ *        (card_int.h runs both, as for the WebSocket frames)
  *
  * Authorization: Bearer <bot token>. A user's session token is refused
  * with 403 FORBIDDEN: the API acts as a bot only. Messages go through the
@@ -23,6 +26,7 @@
  * job commits. Tokens are never logged.
  */
 #include "botrate_int.h"
+#include "card_int.h"
 #include "dbpool_int.h"
 #include "dispatch_int.h"
 #include "http_int.h"
@@ -41,7 +45,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum bot_op { OP_MESSAGE, OP_SUMMARY };
+enum bot_op { OP_MESSAGE, OP_SUMMARY, OP_CARD, OP_ACTION };
 
 struct bot_job {
   struct srv_dbjob job;
@@ -49,8 +53,11 @@ struct bot_job {
   enum bot_op op;
   uint8_t token_hash[HCR_TOKEN_HASH_LEN];
   int64_t conv, seq;
+  int64_t card, base;           /* OP_ACTION */
+  char action[64];
+  char *args;                   /* OP_ACTION: args as JSON (owned), or NULL */
   char cmid[PROTO_CMID_MAX + 1];
-  char *text;                   /* owned */
+  char *text;                   /* owned; OP_CARD: the card's JSON */
   size_t len;
   bool tracked;
 
@@ -66,6 +73,7 @@ struct bot_job {
 
 static void job_free(struct bot_job *bj)
 {
+  free(bj->args);
   free(bj->text);
   free(bj->body);
   free(bj);
@@ -201,7 +209,34 @@ static void bot_run(struct srv_dbjob *job, struct store_conn *conn)
     job->rc = STORE_EUNAVAIL;
     return;
   }
-  if (resolve_bot(bj, conn) != 0 || bj->op != OP_SUMMARY)
+  if (resolve_bot(bj, conn) != 0)
+    return;
+  if (bj->op == OP_ACTION) {
+    struct store_card card;
+
+    /* A bot acts only on the cards it created. */
+    rc = job->rc = store_card_get(conn, STORE_PRINCIPAL_BOT, bj->bot_id,
+                                  bj->card, &card);
+    if (rc != STORE_OK) {
+      bj->code = srv_code_from_store(rc);
+      if (rc == STORE_ENOTFOUND) {
+        bj->field = "card";
+        snprintf(bj->msg, sizeof(bj->msg), "no card %lld in a conversation "
+                 "the bot was added to", (long long)bj->card);
+      }
+      return;
+    }
+    if (card.creator_kind != STORE_PRINCIPAL_BOT ||
+        card.creator_id != bj->bot_id) {
+      bj->code = PROTO_E_FORBIDDEN;
+      bj->field = "card";
+      snprintf(bj->msg, sizeof(bj->msg), "a bot acts only on the cards it "
+               "created");
+    }
+    store_card_free(&card);
+    return;
+  }
+  if (bj->op != OP_SUMMARY)
     return;
   rc = store_bot_message_summary(conn, bj->bot_id, bj->conv, bj->seq, &s);
   job->rc = rc;
@@ -258,6 +293,76 @@ static void message_sent(void *arg, const struct srv_send_outcome *o)
   srv_http_send(req);
 }
 
+/* A card was posted or acted on, or refused. */
+static void card_done(void *arg, const struct srv_card_result *r)
+{
+  struct srv_http_req *req = arg;
+  char field[PROTO_ERR_FIELD_MAX + 8];
+  json_t *j;
+  char *s;
+
+  req->busy = false;
+  if (r->code != 0) {
+    if (r->code == PROTO_E_NOT_FOUND && strcmp(r->err.field, "conv") == 0) {
+      refuse(req, PROTO_E_FORBIDDEN, "conversation",
+             "the bot was not added to this conversation (or it does not "
+             "exist)");
+    } else {
+      /* Card fields are JSON pointers into "card". */
+      snprintf(field, sizeof(field), "%s%s",
+               r->err.field[0] == '/' ? "card" : "", r->err.field);
+      refuse(req, r->code, field[0] ? field : NULL, r->err.msg);
+    }
+  } else if (!(j = json_pack("{s:I, s:I, s:b}", "card", (json_int_t)r->card,
+                             "ver", (json_int_t)r->ver, "dup", r->dup))) {
+    srv_http_error(req, PROTO_E_NOMEM, NULL, NULL);
+  } else {
+    if (r->seq) {
+      json_object_set_new(j, "conversation", json_integer(r->conv));
+      json_object_set_new(j, "seq", json_integer(r->seq));
+      json_object_set_new(j, "ts", json_integer(r->ts));
+    }
+    if ((s = json_dumps(j, JSON_COMPACT)))
+      srv_http_ok(req, SRV_HTTP_JSON, s, strlen(s));
+    else
+      srv_http_error(req, PROTO_E_NOMEM, NULL, NULL);
+    json_decref(j);
+  }
+  srv_http_send(req);
+}
+
+/* Posts the card or runs the action; 0 when card_done will answer. */
+static int card_start(struct bot_job *bj)
+{
+  struct srv_http_req *req = bj->req;
+  struct srv_card_principal p = {.bot = true, .id = bj->bot_id};
+  int64_t wait;
+  char why[128];
+  int code;
+
+  if (bj->op == OP_CARD) {
+    if ((wait = srv_botrate_take(req->srv, bj->bot_id, bj->rate,
+                                 srv_now_ms())) > 0) {
+      srv_botrate_message(why, sizeof(why), bj->rate, wait);
+      req->retry_after = (unsigned)((wait + 999) / 1000);
+      refuse(req, PROTO_E_TOO_MANY_REQUESTS, NULL, why);
+      return -1;
+    }
+    code = srv_card_post(req->srv, &p, bj->conv, bj->cmid, bj->text, bj->len,
+                         card_done, req);
+  } else {
+    struct srv_card_req q = {.op = SRV_CARD_ACTION, .card = bj->card,
+                             .action = bj->action, .args = bj->args,
+                             .cmid = bj->cmid[0] ? bj->cmid : NULL,
+                             .base = bj->base};
+
+    code = srv_card_act(req->srv, &p, &q, card_done, req);
+  }
+  if (code != 0)
+    refuse(req, code, code == PROTO_E_BODY_TOO_LARGE ? "card" : NULL, NULL);
+  return code;
+}
+
 static void bot_done(struct srv_dbjob *job)
 {
   struct bot_job *bj = (struct bot_job *)job;
@@ -271,6 +376,12 @@ static void bot_done(struct srv_dbjob *job)
     req->busy = false;
     srv_http_ok(req, SRV_HTTP_JSON, bj->body, bj->blen);
     bj->body = NULL;
+  } else if (bj->op == OP_CARD || bj->op == OP_ACTION) {
+    if (card_start(bj) == 0) {
+      job_free(bj);
+      return;   /* card_done answers */
+    }
+    req->busy = false;
   } else {
     struct srv_send_args a = {
       .bot_id = bj->bot_id, .rate_per_minute = bj->rate, .cmid = bj->cmid,
@@ -451,6 +562,140 @@ out:
   return rc;
 }
 
+/* Checks the body's members against `known` (n names). */
+static int only_known(struct srv_http_req *req, json_t *o,
+                      const char *const *known, size_t n, const char *list)
+{
+  const char *key;
+  json_t *v;
+  char msg[200];
+
+  json_object_foreach(o, key, v) {
+    size_t i;
+
+    for (i = 0; i < n; i++)
+      if (strcmp(key, known[i]) == 0)
+        break;
+    if (i == n) {
+      snprintf(msg, sizeof(msg), "unknown field \"%.60s\": use %s", key,
+               list);
+      srv_http_error(req, PROTO_E_BAD_VALUE, key, msg);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int opt_cmid(struct srv_http_req *req, json_t *o, char *out)
+{
+  json_t *v = json_object_get(o, "cmid");
+  size_t n = json_is_string(v) ? json_string_length(v) : 0;
+
+  if (!v)
+    return 0;
+  if (!json_is_string(v) || n < 1 || n > PROTO_CMID_MAX ||
+      strlen(json_string_value(v)) != n) {
+    srv_http_error(req, json_is_string(v) ? PROTO_E_BAD_VALUE
+                                          : PROTO_E_WRONG_TYPE, "cmid",
+                   "cmid must be a string of 1 to 64 bytes");
+    return -1;
+  }
+  memcpy(out, json_string_value(v), n + 1);
+  return 0;
+}
+
+/* {"conversation": ID, "card": {...}, "cmid": "..."} */
+static int parse_card(struct srv_http_req *req, struct bot_job *bj)
+{
+  static const char *const known[] = {"conversation", "card", "cmid"};
+  json_t *o = parse_body(req), *v;
+  int rc = -1;
+
+  if (!o)
+    return -1;
+  if (only_known(req, o, known, 3, "conversation, card, cmid") != 0 ||
+      want_id(req, o, "conversation", &bj->conv) != 0 ||
+      opt_cmid(req, o, bj->cmid) != 0)
+    goto out;
+  if (!bj->cmid[0])
+    random_cmid("http-", bj->cmid);
+  v = json_object_get(o, "card");
+  if (!v) {
+    srv_http_error(req, PROTO_E_MISSING, "card", "card is required");
+    goto out;
+  }
+  if (!json_is_object(v)) {
+    srv_http_error(req, PROTO_E_WRONG_TYPE, "card",
+                   "card must be a JSON object");
+    goto out;
+  }
+  if (!(bj->text = json_dumps(v, JSON_COMPACT))) {
+    srv_http_error(req, PROTO_E_NOMEM, NULL, NULL);
+    goto out;
+  }
+  bj->len = strlen(bj->text);
+  rc = 0;
+out:
+  json_decref(o);
+  return rc;
+}
+
+/* Path "{id}/actions", body {"action": "...", "args": ..., "base": N,
+ * "cmid": "..."}. */
+static int parse_action(struct srv_http_req *req, struct bot_job *bj)
+{
+  static const char *const known[] = {"action", "args", "base", "cmid"};
+  long long id;
+  int n = 0, rc = -1;
+  json_t *o, *v;
+
+  if (sscanf(req->rest, "%18lld/actions%n", &id, &n) != 1 ||
+      req->rest[n] != '\0' || id < 1 || req->rest[0] < '0' ||
+      req->rest[0] > '9') {
+    srv_http_error(req, PROTO_E_NOT_FOUND, NULL,
+                   "no such path: use /api/v1/cards/{id}/actions");
+    return -1;
+  }
+  bj->card = id;
+  if (!(o = parse_body(req)))
+    return -1;
+  if (only_known(req, o, known, 4, "action, args, base, cmid") != 0 ||
+      opt_cmid(req, o, bj->cmid) != 0)
+    goto out;
+  v = json_object_get(o, "action");
+  if (!v) {
+    srv_http_error(req, PROTO_E_MISSING, "action", "action is required");
+    goto out;
+  }
+  if (!json_is_string(v) || json_string_length(v) < 1 ||
+      json_string_length(v) >= sizeof(bj->action) ||
+      strlen(json_string_value(v)) != json_string_length(v)) {
+    srv_http_error(req, json_is_string(v) ? PROTO_E_BAD_VALUE
+                                          : PROTO_E_WRONG_TYPE, "action",
+                   "action must be a name such as \"set_status\"");
+    goto out;
+  }
+  snprintf(bj->action, sizeof(bj->action), "%s", json_string_value(v));
+  if ((v = json_object_get(o, "args")) && !json_is_null(v) &&
+      !(bj->args = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY))) {
+    srv_http_error(req, PROTO_E_NOMEM, NULL, NULL);
+    goto out;
+  }
+  if ((v = json_object_get(o, "base"))) {
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+      srv_http_error(req, json_is_integer(v) ? PROTO_E_RANGE
+                                             : PROTO_E_WRONG_TYPE, "base",
+                     "base must be the card version the action is based on");
+      goto out;
+    }
+    bj->base = json_integer_value(v);
+  }
+  rc = 0;
+out:
+  json_decref(o);
+  return rc;
+}
+
 /* "{conv}/{seq}/summary" */
 static int parse_summary_path(struct srv_http_req *req, struct bot_job *bj)
 {
@@ -495,7 +740,9 @@ static void start(struct srv_http_req *req, enum bot_op op)
   bj->op = op;
   if (srv_http_bearer(req, bj->token_hash) != 0 ||
       (op == OP_MESSAGE && parse_message(req, bj) != 0) ||
-      (op == OP_SUMMARY && parse_summary_path(req, bj) != 0)) {
+      (op == OP_SUMMARY && parse_summary_path(req, bj) != 0) ||
+      (op == OP_CARD && parse_card(req, bj) != 0) ||
+      (op == OP_ACTION && parse_action(req, bj) != 0)) {
     job_free(bj);
     return;
   }
@@ -518,15 +765,10 @@ void srv_http_bot_summary(struct srv_http_req *req)
 
 void srv_http_bot_card(struct srv_http_req *req)
 {
-  uint8_t hash[HCR_TOKEN_HASH_LEN];
-
-  if (srv_http_bearer(req, hash) != 0)
-    return;
-  srv_http_error(req, PROTO_E_BAD_VALUE, "card",
-                 "cards are not supported by this server yet");
+  start(req, OP_CARD);
 }
 
 void srv_http_bot_card_action(struct srv_http_req *req)
 {
-  srv_http_bot_card(req);
+  start(req, OP_ACTION);
 }

@@ -6,6 +6,7 @@
  * and logs one line when the sweep did something.
  */
 #include "sweeper_int.h"
+#include "card_int.h"
 #include "dbpool_int.h"
 #include "log_int.h"
 #include "server_int.h"
@@ -15,8 +16,10 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Members handled per reminder transaction, and sealed times per purge
  * transaction: each batch holds its row locks for a few milliseconds. */
@@ -31,7 +34,7 @@ struct srv_sweeper {
   uv_timer_t timer;
   struct srv_dbpool *pool;
   bool busy;                   /* a sweep job is queued or running */
-  bool told_tasks;             /* the task hook's absence was logged */
+  char node[101];              /* this server, in card reminder claims */
   atomic_bool stop;            /* shutdown: a running sweep stops early */
 };
 
@@ -43,43 +46,32 @@ struct sweep_job {
   size_t nreminds;
   int64_t purged;
   bool reminds_left, purge_left;     /* the batch cap was reached */
-  int tasks;                         /* the task hook's answer */
+  struct store_card_event *cards;    /* card reminders sent */
+  size_t ncards;
+  struct srv_card_msg *made;         /* task cards made (task_after) */
+  size_t nmade;
   const char *failed;                /* which step failed, or NULL */
   char errmsg[256];
 };
 
-/* What srv_automation_task_cards_hook answers while task cards do not
- * exist. */
-#define TASK_HOOK_UNAVAILABLE 1
-
 /*
- * THE hook for SPEC §10's second automation: turn a tracked message that
- * stays unread past its conversation's task_after (conversations.task_after,
- * set by conv_create and `heraldctl group create/automate`) into a task
- * card for the recipient.
- *
- * The cards work (issue 6) plugs in here. It should mirror the reminders:
- * a storage call that, in bounded batches and under the member row's lock
- * (SKIP LOCKED, like herald_remind_sweep), finds members with tracked
- * messages unread past task_after by herald_unread_seconds(), creates one
- * task card per (member, conversation) assigned to them, and moves a
- * per-member "tasks up to seq" marker (a new column beside
- * members.reminded_seq) in the same transaction, so that each item becomes
- * a task once across servers; this function then returns 0 with *made set,
- * and sweep_done delivers the cards' events.
- *
- * Until task cards exist it is not available: it touches nothing and says
- * so, and the sweep neither scans for task_after nor marks any item — so
- * nothing is recorded as turned into a task before one can be, and
- * switching the cards on later loses no item. Runs on the sweep's
- * database thread.
+ * SPEC §10's second automation: a tracked message that stays unread past
+ * its conversation's task_after (conversations.task_after) becomes a task
+ * card for the member. Storage finds the members (herald_task_due) and
+ * creates each card with its message in one transaction that also moves
+ * the member's marker (members.tasked_seq, beside reminded_seq) from the
+ * value it was read at — so each item becomes a task once across
+ * servers. Runs on the sweep's database thread; sweep_done publishes the
+ * cards. Returns a STORE_* code and sets *made.
  */
 static int srv_automation_task_cards_hook(struct store_conn *conn,
+                                          struct sweep_job *sj,
                                           int64_t *made)
 {
-  (void)conn;
-  *made = 0;
-  return TASK_HOOK_UNAVAILABLE;
+  int rc = srv_card_tasks_run(conn, &sj->made, &sj->nmade);
+
+  *made = (int64_t)sj->nmade;
+  return rc;
 }
 
 static void fail(struct sweep_job *sj, struct store_conn *conn,
@@ -155,7 +147,17 @@ static void sweep_run(struct srv_dbjob *job, struct store_conn *conn)
     }
     sj->purged += purged;
   } while (purged == PURGE_BATCH);
-  sj->tasks = srv_automation_task_cards_hook(conn, &made);
+  if (atomic_load(&sw->stop))
+    return;
+  /* Cards: due reminders (each recorded on its card once, after the
+   * recipients' quiet hours), then the task_after automation. */
+  if ((rc = srv_card_reminders_run(conn, sw->node, &sj->cards,
+                                   &sj->ncards)) != STORE_OK) {
+    fail(sj, conn, "card reminders", rc);
+    return;
+  }
+  if ((rc = srv_automation_task_cards_hook(conn, sj, &made)) != STORE_OK)
+    fail(sj, conn, "task cards", rc);
 }
 
 /* One `remind` per entry to every live device of its user (those still
@@ -185,9 +187,15 @@ static void sweep_done(struct srv_dbjob *job)
   struct srv_server *srv = sw->srv;
 
   sw->busy = false;
-  if (!atomic_load(&sw->stop) && !srv->stopping)
+  if (!atomic_load(&sw->stop) && !srv->stopping) {
     for (size_t i = 0; i < sj->nreminds; i++)
       deliver(srv, &sj->reminds[i]);
+    for (size_t i = 0; i < sj->ncards; i++)
+      srv_card_publish_event(srv, &sj->cards[i]);
+    for (size_t i = 0; i < sj->nmade; i++)
+      srv_card_publish_post(srv, &sj->made[i].p, false, sj->made[i].sender,
+                            sj->made[i].cmid, sj->made[i].body);
+  }
   if (sj->failed)
     srv_warn("sweep", "%s failed: %s", sj->failed, sj->errmsg);
   if (sj->nreminds || sj->purged)
@@ -196,11 +204,16 @@ static void sweep_done(struct srv_dbjob *job)
              (long long)sj->purged, sj->purged == 1 ? "" : "s",
              sj->reminds_left || sj->purge_left ? ", more next time" : "",
              (unsigned long long)(srv_now_ms() - sj->started_ms));
-  if (sj->tasks == TASK_HOOK_UNAVAILABLE && !sw->told_tasks) {
-    sw->told_tasks = true;
-    srv_info("sweep", "task_after is stored but not acted on: task cards "
-                      "do not exist yet");
-  }
+  if (sj->ncards || sj->nmade)
+    srv_info("sweep", "%zu card reminder%s, %zu task card%s made",
+             sj->ncards, sj->ncards == 1 ? "" : "s", sj->nmade,
+             sj->nmade == 1 ? "" : "s");
+  for (size_t i = 0; i < sj->ncards; i++)
+    store_card_event_clear(&sj->cards[i]);
+  free(sj->cards);
+  for (size_t i = 0; i < sj->nmade; i++)
+    srv_card_msg_clear(&sj->made[i]);
+  free(sj->made);
   free(sj->reminds);
   free(sj);
 }
@@ -234,6 +247,12 @@ int srv_sweeper_start(struct srv_server *srv)
     return -1;
   }
   sw->srv = srv;
+  {
+    char host[64] = "";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(sw->node, sizeof(sw->node), "%s:%ld", host[0] ? host : "heraldd",
+             (long)getpid());
+  }
   atomic_init(&sw->stop, false);
   if (!(sw->pool = srv_dbpool_new(&srv->loop, "sweeper", srv->conninfo, 1, 1,
                                   NULL))) {

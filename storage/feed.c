@@ -30,10 +30,13 @@ static void entry_from_row(const PGresult *res, int r, void *elem)
   store_field(res, r, 5, kind, sizeof kind);
   e->kind = strcmp(kind, "remind") == 0 ? STORE_FEED_REMIND
             : strcmp(kind, "ding") == 0 ? STORE_FEED_DING
+            : strcmp(kind, "card") == 0 ? STORE_FEED_CARD
                                         : STORE_FEED_RECEIPT;
   e->count = store_field_i64(res, r, 6);
   e->since_ms = store_field_i64(res, r, 7);
   e->ding_user_id = store_field_i64(res, r, 8);
+  e->card_id = store_field_i64(res, r, 9);
+  e->card_ver = store_field_i64(res, r, 10);
 }
 
 int store_feed_after(struct store_conn *c, int64_t user_id, int64_t after_fs,
@@ -52,7 +55,8 @@ int store_feed_after(struct store_conn *c, int64_t user_id, int64_t after_fs,
                   "SELECT user_id, fs, conversation_id, from_seq, to_seq,"
                   " kind, coalesce(item_count, 0),"
                   " coalesce(floor(extract(epoch FROM since) * 1000), 0)"
-                  "::bigint, coalesce(ding_user_id, 0)"
+                  "::bigint, coalesce(ding_user_id, 0), coalesce(card_id, 0),"
+                  " coalesce(card_ver, 0)"
                   " FROM feed WHERE user_id = $1::bigint AND fs > $2::bigint"
                   " ORDER BY fs LIMIT $3::bigint", 3, p);
   if (rc == STORE_OK)

@@ -32,7 +32,7 @@
 #define MSG_COLUMNS                                                         \
   "m.seq, m.sender_user_id, m.sender_bot_id, m.client_msg_id, m.kind,"     \
   " m.body, m.tracked, floor(extract(epoch FROM m.sent_at) * 1000)::bigint" \
-  " AS sent_ms, " DING_COLUMN
+  " AS sent_ms, " DING_COLUMN ", " CARD_COLUMN
 
 /* A DING's urgency and recipients as "urgency all" or "urgency {ids}",
  * looked up only for DINGs (a scalar subquery per DING row). */
@@ -44,6 +44,12 @@
   "  FROM dings d WHERE d.conversation_id = m.conversation_id"              \
   "  AND d.seq = m.seq) END AS ding"
 
+/* A card message's card id (issue 6), looked up only for cards. */
+#define CARD_COLUMN                                                         \
+  "CASE WHEN m.kind = 'card' THEN (SELECT k.id FROM cards k"               \
+  "  WHERE k.conversation_id = m.conversation_id AND k.seq = m.seq) END"   \
+  " AS card"
+
 /* The first column says whether the reader may read; the LEFT JOIN keeps
  * that row (with NULL message columns) when there is no message, and the
  * LATERAL's "ok.ok" becomes a one-time filter that skips the scan for a
@@ -52,7 +58,7 @@
 static const char AFTER_SQL[] =
   READER_OK
   " SELECT ok.ok, w.seq, w.sender_user_id, w.sender_bot_id, w.client_msg_id,"
-  " w.kind, w.body, w.tracked, w.sent_ms, w.ding"
+  " w.kind, w.body, w.tracked, w.sent_ms, w.ding, w.card"
   " FROM ok LEFT JOIN LATERAL ("
   "  SELECT x.* FROM ("
   "   SELECT v.*, row_number() OVER (ORDER BY v.seq) AS rn,"
@@ -69,7 +75,7 @@ static const char AFTER_SQL[] =
 static const char BEFORE_SQL[] =
   READER_OK
   " SELECT ok.ok, w.seq, w.sender_user_id, w.sender_bot_id, w.client_msg_id,"
-  " w.kind, w.body, w.tracked, w.sent_ms, w.ding"
+  " w.kind, w.body, w.tracked, w.sent_ms, w.ding, w.card"
   " FROM ok LEFT JOIN LATERAL ("
   "  SELECT " MSG_COLUMNS " FROM messages m"
   "  WHERE ok.ok AND m.conversation_id = $3::bigint"
@@ -164,6 +170,7 @@ static int rows_to_messages(struct store_conn *c, const PGresult *res,
       return store_fail(c, STORE_EINTERNAL, "bad DING row for seq %lld",
                         (long long)m->seq);
     }
+    m->card_id = store_field_i64(res, r, 10);
   }
   *out = list;
   *n = (size_t)rows;

@@ -593,6 +593,7 @@ struct store_message {
   bool ding_all;
   int64_t *ding_to;
   size_t n_ding_to;
+  int64_t card_id;         /* kind card: its card (issue 6); else 0 */
 };
 
 /* Frees the bodies and the array from store_messages_*(). Takes NULL. */
@@ -802,7 +803,8 @@ int store_read_plan(struct store_conn *c, int64_t reader_id,
 enum store_feed_kind {
   STORE_FEED_RECEIPT = 1,
   STORE_FEED_REMIND = 2,
-  STORE_FEED_DING = 3
+  STORE_FEED_DING = 3,
+  STORE_FEED_CARD = 4      /* event card_ver of card_id (issue 6) */
 };
 
 /* One feed entry (PROTOCOL.md §3.6). A receipt entry: read counts of
@@ -824,6 +826,7 @@ struct store_feed_entry {
   int64_t ding_user_id;    /* STORE_FEED_DING: the state of this
                               recipient's row of the DING from_seq
                               (== to_seq) changed; see store_ding_notes */
+  int64_t card_id, card_ver; /* STORE_FEED_CARD: that card's event */
 };
 
 struct store_read_result {
@@ -1356,6 +1359,248 @@ int store_ding_policy_set(struct store_conn *c,
 
 /* ======================================================================== */
 /* End of the issue-5 DING section. */
+
+/* ======================================================================== */
+/* Cards (issue 6, SPEC §8; storage/cards.c, sql/0009_cards.sql).
+ *
+ * A card is a message of kind 'card' plus a cards row (type, state as
+ * JSON, version) and its events (card_events), hash-chained per card.
+ * Storage keeps them; the rules (what an action does, the schemas, the
+ * hashes) are cards/cards.h's, which the server applies before calling in
+ * here. Every change is one transaction that stores the event, the new
+ * state and one feed entry (STORE_FEED_CARD) per current member, so the
+ * caller acknowledges only after everything is committed.
+ *
+ * Concurrency is optimistic: a change names the version it was computed
+ * from (base_version); under the card row's lock a different version means
+ * someone else changed the card first, and nothing is stored (raced): the
+ * caller reloads and applies its rules again. So a card's chain stays
+ * gapless and every event is computed from the state it follows.
+ *
+ * Event payloads are JSON objects (the event's details plus "state", the
+ * state after it, as members receive it); the hash is card_event_hash()
+ * over the payload as given and the event time truncated to ms. */
+
+#define STORE_CARD_EV_MAX 40
+
+/* A card as stored. */
+struct store_card {
+  int64_t id;
+  char type[16];               /* "task", "okr", "interview" */
+  int64_t conversation_id, seq;/* its message */
+  enum store_principal_kind creator_kind;
+  int64_t creator_id;
+  int64_t parent_card_id;      /* 0 none */
+  int64_t version;
+  char *state;                 /* JSON text; malloc'd (store_card_free) */
+  int64_t next_reminder_ms;    /* 0 none */
+  int64_t now_ms;              /* the database clock when read */
+};
+void store_card_free(struct store_card *c);
+
+/* One event, as stored and as members receive it. */
+struct store_card_event {
+  int64_t card_id, version;    /* version == the event's place in the chain */
+  char kind[STORE_CARD_EV_MAX + 1];
+  enum store_principal_kind actor_kind; /* 0 with actor_id 0: the system */
+  int64_t actor_id;
+  int64_t conversation_id, seq;
+  int64_t at_ms;
+  char *payload;               /* JSON text, malloc'd */
+  uint8_t hash[32];
+  /* The feed entries it made (the members, ascending, and their fs);
+   * malloc'd. Empty for events read back. */
+  int64_t *users, *fs;
+  size_t n;
+};
+void store_card_event_clear(struct store_card_event *e);
+
+/* A new card: its initial state and its "created" event. */
+struct store_card_new {
+  const char *type;            /* "task", "okr", "interview" */
+  const char *state;           /* JSON text */
+  const char *payload;         /* the created event's payload (JSON) */
+  int64_t parent_card_id;      /* 0 none */
+  int64_t next_reminder_ms;    /* 0 none */
+};
+
+/* Posting a card: the message (exactly once per sender and cmid, like
+ * store_send_batch, with a seq of the conversation) and the card. */
+struct store_card_post {
+  enum store_principal_kind sender_kind;
+  int64_t sender_id;
+  bool system;                 /* the created event's actor is the system
+                                  (automation); the sender still sends the
+                                  message */
+  const char *cmid;
+  int64_t conversation_id;
+  const char *body;            /* the message body: the card JSON as posted */
+  struct store_card_new card;
+  /* task_after automation: move members.tasked_seq of task_user in the
+   * conversation from task_marker to task_upto in the same transaction;
+   * when it is no longer task_marker nothing is stored and the result is
+   * STORE_EEXISTS (another server did it). task_user 0: none. */
+  int64_t task_user, task_marker, task_upto;
+};
+
+struct store_card_posted {
+  int64_t card_id;
+  int64_t conversation_id, seq, sent_at_ms;
+  bool tracked;
+  bool dup;                    /* (sender, cmid) was stored: the original
+                                  card; ev is empty */
+  struct store_card_event ev;  /* the created event (not dup) */
+};
+void store_card_posted_clear(struct store_card_posted *p);
+
+/* Stores a card with its message. STORE_ENOTFOUND 'unknown conversation
+ * id N' when the sender may not post there (as store_send_batch), or a
+ * duplicate whose message is not a card; STORE_EINVAL for JSON the
+ * database refuses; STORE_EEXISTS as above. */
+int store_card_post(struct store_conn *c, const struct store_card_post *in,
+                    struct store_card_posted *out);
+
+/* Reads a card. With reader_id 0 there is no membership check (the
+ * system, heraldctl); otherwise the reader (a user: current member; a bot:
+ * allowed in the conversation) must see it, else STORE_ENOTFOUND 'unknown
+ * card id N', exactly as for a card that does not exist. */
+int store_card_get(struct store_conn *c, enum store_principal_kind kind,
+                   int64_t reader_id, int64_t card_id, struct store_card *out);
+
+/* A signature to store with a signing event. */
+struct store_card_sig {
+  int64_t signer_id;
+  const char *dev;             /* the signer's device name */
+  int64_t version;             /* the version signed */
+  const uint8_t *hash;         /* 32 bytes */
+  const uint8_t *sig;          /* 64 bytes */
+};
+
+/* A change to store: the next event and the new state. */
+struct store_card_append {
+  int64_t card_id;
+  int64_t base_version;        /* computed from this version */
+  enum store_principal_kind actor_kind; /* 0 with actor_id 0: the system */
+  int64_t actor_id;
+  const char *cmid;            /* card_action's cmid, or NULL */
+  const char *kind;            /* event kind */
+  const char *state;           /* the new state, JSON */
+  const char *payload;         /* the event's payload, JSON */
+  int64_t parent_card_id;      /* 0 none */
+  int64_t next_reminder_ms;    /* 0 none */
+  const struct store_card_sig *sig;   /* or NULL */
+  /* Cards created by the system in the same transaction and conversation
+   * (an interview's action items): their messages are sent by spawn_sender
+   * (a member) with cmids derived from this card and version. */
+  const struct store_card_new *spawn;
+  size_t n_spawn;
+  int64_t spawn_sender;
+};
+
+struct store_card_appended {
+  bool raced;                  /* the version is no longer base_version:
+                                  nothing stored; reload and retry */
+  bool dup;                    /* (actor, cmid) already stored: version is
+                                  the original event's; nothing stored */
+  int64_t version;             /* the card's version after the event */
+  struct store_card_event ev;  /* the stored event (not raced, not dup) */
+  struct store_card_posted *spawned;  /* malloc'd, n_spawned of them */
+  size_t n_spawned;
+};
+void store_card_appended_clear(struct store_card_appended *a);
+
+/* Stores a change in ONE transaction: locks the card row, checks the
+ * version and the cmid, chains the event (hash over the previous head),
+ * updates state, version, head hash, parent and next reminder (and
+ * releases a reminder claim), stores the signature, appends the members'
+ * feed entries and creates the spawned cards. STORE_ENOTFOUND 'unknown
+ * card id N'; STORE_EINVAL for JSON the database refuses or an unknown
+ * device; STORE_EEXISTS a second signature by the same signer for the
+ * same version. */
+int store_card_append(struct store_conn *c, const struct store_card_append *in,
+                      struct store_card_appended *out);
+
+/* The card and version of a card_action already stored under (actor,
+ * cmid); *found false when none. */
+int store_card_action_find(struct store_conn *c,
+                           enum store_principal_kind kind, int64_t actor_id,
+                           const char *cmid, int64_t *card_id,
+                           int64_t *version, bool *found);
+
+/* Events of a card with version > after (ascending, at most limit), for
+ * replay and heraldctl card show. *out malloc'd; free each with
+ * store_card_event_clear and the array with free(). */
+int store_card_events(struct store_conn *c, int64_t card_id, int64_t after,
+                      size_t limit, struct store_card_event **out, size_t *n);
+
+/* The events that STORE_FEED_CARD entries name, one per entry in order
+ * (entries of other kinds are skipped). Same ownership. */
+int store_card_feed_events(struct store_conn *c,
+                           const struct store_feed_entry *e, size_t n,
+                           struct store_card_event **out, size_t *n_out);
+
+/* ---- facts the rules need ---- */
+
+/* Whether manager_id is a manager, at any level, of any of ids. */
+int store_card_manages(struct store_conn *c, int64_t manager_id,
+                       const int64_t *ids, size_t n, bool *out);
+
+/* Checks people a card names: *bad is the index of the first id that is
+ * not an active user (*why 1) or not a current member of the conversation
+ * (*why 2), or -1 when all are. */
+int store_card_people_check(struct store_conn *c, int64_t conversation_id,
+                            const int64_t *ids, size_t n, int *bad, int *why);
+
+/* The OKR cards of `owner` for `period` as a JSON array of {"card": id,
+ * "state": {...}} (malloc'd text, "[]" when none), ordered by id. */
+int store_card_okrs(struct store_conn *c, int64_t owner, const char *period,
+                    char **json);
+
+/* Registers the Ed25519 key of the user's device `dev` (created when
+ * missing). STORE_EEXISTS 'device "x" already has a different key' (or
+ * the key belongs to another device). Same key again: STORE_OK. */
+int store_device_key_set(struct store_conn *c, int64_t user_id,
+                         const char *dev, const uint8_t pub[32]);
+
+/* The key of the user's device `dev`; *found false when the device does not
+ * exist or has no key. */
+int store_device_key_get(struct store_conn *c, int64_t user_id,
+                         const char *dev, uint8_t pub[32], bool *found);
+
+/* ---- reminders ---- */
+
+/* Claims up to `limit` cards whose next reminder is due, for `node`, for
+ * lease_s seconds (a claim still held elsewhere is skipped). *ids
+ * malloc'd. A change stored with store_card_append releases the claim. */
+int store_card_reminders_claim(struct store_conn *c, const char *node,
+                               int lease_s, size_t limit, int64_t **ids,
+                               size_t *n);
+
+/* Moves a claimed card's reminder to at_ms (0: none) and releases the
+ * claim (quiet hours: the reminder waits until they end). */
+int store_card_reminder_defer(struct store_conn *c, int64_t card_id,
+                              int64_t at_ms);
+
+/* ---- the task_after automation ---- */
+
+struct store_task_due {
+  int64_t conversation_id, user_id;
+  int64_t seq, upto, count;    /* the oldest unread item, the newest, how
+                                  many */
+  int64_t sender_id, sent_at_ms;
+  char body[801];              /* the oldest's text (first 200 characters) */
+  char title[STORE_TITLE_MAX + 1]; /* "" for a direct conversation */
+  int64_t marker;              /* members.tasked_seq now */
+};
+
+/* Up to `limit` members with tracked messages unread past their
+ * conversation's task_after and not yet turned into a task. Read-only: the
+ * caller posts the card with task_user/task_marker/task_upto set. */
+int store_task_due(struct store_conn *c, size_t limit,
+                   struct store_task_due **out, size_t *n);
+
+/* ======================================================================== */
+/* End of the issue-6 cards section. */
 
 /* ------------------------------------------------------------------------ */
 /* The embedded PostgreSQL cluster.

@@ -43,6 +43,29 @@ expect_contains "$out" '"seq":1' "API re-post keeps its seq"
 for _ in $(seq 1 100); do grep -q "deploy 42 done" "$T/tail.out" && break; sleep 0.1; done
 expect_contains "$(cat "$T/tail.out")" "deploy 42 done" "member sees the bot's message live"
 
+# A task card through the API, then an action on it.
+BEN=$(ctl user list --format json | tr -d ' \n' | sed -n 's/.*{"id":\([0-9]*\),"login":"ben".*/\1/p')
+[ -n "$BEN" ] || fail "no id for ben: $(ctl user list --format json)"
+card() {
+  curl -s -o "$T/out" -w '%{http_code}' -H "Authorization: Bearer ${3:-$BOT}" \
+    --data-binary "$2" "$H/api/v1/cards$1"
+  printf ' '; cat "$T/out"
+}
+out=$(card "" "{\"conversation\":$CONV,\"card\":{\"type\":\"task\",\"title\":\"Rotate the certs\",\"assignees\":[$BEN]},\"cmid\":\"certs\"}")
+expect_contains "$out" "200 " "bot posts a task card"
+CARD=$(printf '%s' "$out" | sed -n 's/.*"card":\([0-9]*\).*/\1/p')
+[ -n "$CARD" ] || fail "no card id in: $out"
+out=$(card "/$CARD/actions" '{"action":"comment","args":{"text":"due Friday"}}')
+expect_contains "$out" "200 " "bot comments on its card"
+expect_contains "$out" '"ver":2' "the comment is version 2"
+out=$(card "" "{\"conversation\":$CONV,\"card\":{\"type\":\"task\",\"assignees\":[$BEN]}}")
+expect_contains "$out" "400 " "card without a title"
+expect_contains "$out" '"field":"card/title"' "card error names the field"
+out=$(card "/$CARD/actions" '{"action":"comment","args":{"text":"x"}}' "$SLOW")
+expect_contains "$out" "403 " "a bot acts only on cards it created"
+for _ in $(seq 1 100); do grep -q "Rotate the certs" "$T/tail.out" && break; sleep 0.1; done
+expect_contains "$(cat "$T/tail.out")" "Rotate the certs" "member sees the card live"
+
 # Refusals: not added, no token, wrong token, a user's token, revoked.
 out=$(post "{\"conversation\":$OTHER,\"text\":\"x\"}")
 expect_contains "$out" "403 " "conversation the bot was not added to"
@@ -158,6 +181,7 @@ for _ in $(seq 1 100); do grep -q "signed hello" "$T/replay.out" && break; sleep
 kill -INT $tail_pid; wait $tail_pid || true
 expect_contains "$(cat "$T/replay.out")" "deploy 42 done" "history after reconnect"
 expect_contains "$(cat "$T/replay.out")" "signed hello" "history has the robot's message"
+expect_contains "$(cat "$T/replay.out")" "Rotate the certs" "history has the card"
 
 # A revoked bot's token and robot token stop working.
 ctl bot revoke alerts >/dev/null

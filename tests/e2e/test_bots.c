@@ -115,6 +115,13 @@ static bool got_seq(void *arg)
   return peer_count(p, (uint64_t)ops) >= 1;
 }
 
+static bool got_three(void *arg)
+{
+  struct peer *p = arg;
+
+  return peer_count(p, (uint64_t)ops) >= 3;
+}
+
 TEST(api_post_live_replay_and_summary)
 {
   struct peer *pb, *pc, *pa;
@@ -195,6 +202,26 @@ TEST(api_post_live_replay_and_summary)
            (long long)other);
   CHECK_INT(post(t_feeder, "/api/v1/messages", body, &j, NULL), ==, 403);
   json_decref(j);
+
+  /* A task card: live to bea and cid as a card message (seq 3, after
+   * ada's), then on replay to a new device of bea. */
+  snprintf(body, sizeof(body),
+           "{\"conversation\": %lld, \"card\": {\"type\": \"task\","
+           " \"title\": \"Rotate certs\", \"assignees\": [%lld]}}",
+           (long long)ops, (long long)bea);
+  CHECK_INT(post(t_feeder, "/api/v1/cards", body, &j, NULL), ==, 200);
+  CHECK_INT(num(j, "seq"), ==, 3);
+  CHECK(num(j, "card") > 0);
+  json_decref(j);
+  peer_wait(got_three, pb, 15000, "bea gets the card live");
+  CHECK_INT(pb->msgs[pb->nmsgs - 1].kind, ==, PROTO_KIND_CARD);
+  CHECK_CONTAINS(pb->msgs[pb->nmsgs - 1].body, "Rotate certs");
+  peer_free(pb);
+  pb = peer_new(srv.url, "bea", NULL, true);
+  peer_wait(got_three, pb, 15000, "bea's new device replays the card");
+  peer_check_history(pb, (uint64_t)ops, 3);
+  CHECK_INT(pb->msgs[2].kind, ==, PROTO_KIND_CARD);
+  CHECK(pb->msgs[2].replay);
 
   peer_free(pa);
   peer_free(pb);
