@@ -327,6 +327,20 @@ static long long content_length(struct lws *wsi)
   return v;
 }
 
+/* Refuses a request body before the route sees it: the robot webhook
+ * answers in its own (DingTalk's) shape, every other route with the JSON
+ * error. The connection closes after the reply. */
+static void refuse_body(struct srv_http_req *req, int code, const char *field,
+                        const char *msg)
+{
+  req->on_body = NULL;
+  req->close_after = true;
+  if (req->path && strcmp(req->path, "/robot/send") == 0)
+    srv_http_robot_refuse(req, code, msg);
+  else
+    srv_http_error(req, code, field, msg);
+}
+
 /* The body is complete (or there is none): runs the route. */
 static void run_body_route(struct srv_http_req *req)
 {
@@ -358,10 +372,8 @@ static int on_body(struct http_pss *pss, const void *in, size_t len)
     char msg[96];
 
     req->body_failed = true;
-    req->on_body = NULL;
-    req->close_after = true;
     snprintf(msg, sizeof(msg), "request body larger than %zu bytes", max);
-    srv_http_error(req, PROTO_E_BODY_TOO_LARGE, NULL, msg);
+    refuse_body(req, PROTO_E_BODY_TOO_LARGE, NULL, msg);
     srv_http_send(req);
     return 0;
   }
@@ -416,13 +428,16 @@ static int on_request(struct srv_server *srv, struct lws *wsi,
       /* Refused before reading it: answer, then close. */
       char msg[96];
 
-      req->on_body = NULL;
-      req->close_after = true;
       snprintf(msg, sizeof(msg), "request body larger than %zu bytes",
                srv_http_body_max(srv));
-      srv_http_error(req, PROTO_E_BODY_TOO_LARGE, NULL, msg);
-    } else if (cl <= 0 &&
-               lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0) {
+      refuse_body(req, PROTO_E_BODY_TOO_LARGE, NULL, msg);
+    } else if (cl < 0 &&
+               lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+      /* libwebsockets does not decode chunked request bodies. */
+      refuse_body(req, PROTO_E_BAD_VALUE, "Transfer-Encoding",
+                  "send the body with a Content-Length; chunked request "
+                  "bodies are not accepted");
+    } else if (cl <= 0) {
       run_body_route(req);   /* no body will come */
       return 0;
     } else {

@@ -105,6 +105,11 @@ void srv_http_bot_card(struct srv_http_req *req);
 void srv_http_bot_card_action(struct srv_http_req *req);
 void srv_http_robot(struct srv_http_req *req);
 
+/* The robot webhook's answer to a body http.c refused before reading it
+ * (BODY_TOO_LARGE: errcode 460101, else 40035), HTTP 200 as DingTalk. */
+void srv_http_robot_refuse(struct srv_http_req *req, int code,
+                           const char *msg);
+
 /* For the bot routes: "Authorization: Bearer <token>" into its hash. 0,
  * or sets the error reply (401, counted against the caller's address
  * like failed logins) and returns -1. */

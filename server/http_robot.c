@@ -17,7 +17,8 @@
  * ones; isAtAll adds "@all".
  *
  * Answers are DingTalk's: HTTP 200 with {"errcode":0,"errmsg":"ok"}, or a
- * nonzero errcode (ROBOT_* below, DingTalk's values) and a message. The
+ * nonzero errcode (ROBOT_* below, DingTalk's values) and a message; also
+ * for a body http.c refuses unread (srv_http_robot_refuse). The
  * messages count against the bot's rate limit like every other way it
  * posts (130101 when over it).
  *
@@ -581,6 +582,18 @@ out:
   free(b.p);
   json_decref(body);
   return rc;
+}
+
+void srv_http_robot_refuse(struct srv_http_req *req, int code,
+                           const char *msg)
+{
+  char m[200];
+
+  snprintf(m, sizeof(m), "%s: %s",
+           code == PROTO_E_BODY_TOO_LARGE ? "message too long"
+                                          : "missing parameter json", msg);
+  answer(req, code == PROTO_E_BODY_TOO_LARGE ? ROBOT_TOO_LONG : ROBOT_BAD_JSON,
+         m);
 }
 
 void srv_http_robot(struct srv_http_req *req)

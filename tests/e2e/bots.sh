@@ -92,6 +92,9 @@ head -c 3000000 /dev/zero | tr '\0' 'a' >"$T/huge"
 out=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BOT" \
   --data-binary @"$T/huge" "$H/api/v1/messages")
 expect_eq "$out" "413" "huge body"
+out=$(curl -s -w ' %{http_code}' -H "Authorization: Bearer $BOT" -H 'Transfer-Encoding: chunked' \
+  --data-binary "{\"conversation\":$CONV,\"text\":\"x\"}" "$H/api/v1/messages")
+expect_contains "$out" '"field":"Transfer-Encoding"' "chunked body refused at once"
 out=$(curl -s -w ' %{http_code}' -H "Authorization: Bearer $BOT" "$H/api/v1/messages")
 expect_contains "$out" "405" "GET on a POST route"
 
@@ -132,6 +135,9 @@ out=$(robot '{"msgtype":"text"')
 expect_contains "$out" '"errcode":40035' "robot bad JSON"
 out=$(robot '{"msgtype":"text","text":{"content":5}}')
 expect_contains "$out" 'text.content' "robot wrong type names the field"
+out=$(curl -s -w ' %{http_code}' --data-binary @"$T/huge" "$H/robot/send?access_token=$ROBOT")
+expect_contains "$out" '"errcode":460101' "robot huge body"
+expect_contains "$out" ' 200' "robot answers 200 as DingTalk"
 out=$(curl -s --data-binary '{"msgtype":"text","text":{"content":"x"}}' "$H/robot/send?access_token=nope")
 expect_contains "$out" '"errcode":300001' "robot unknown token"
 
