@@ -264,8 +264,7 @@ static const struct proto_field f_conv_create[] = {
        "seconds; groups only; absent = off"),
   PF_U(struct proto_conv_create, task_after, 0, 60, 31536000,
        "turn a message unread this many seconds into a task card for the "
-       "member (stored; acted on once task cards exist); groups only; "
-       "absent = off"),
+       "member; groups only; absent = off"),
 };
 PROTO_SCHEMA(proto_schema_conv_create, struct proto_conv_create,
              "conv_create", f_conv_create, conv_create_check);

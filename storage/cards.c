@@ -829,21 +829,18 @@ int store_device_key_set(struct store_conn *c, int64_t user_id,
   hex_of(pub, 32, hx);
   {
     const char *p[3] = {store_i64(ub, user_id), dev, hx};
-    /* Find or create the device (as a login does), then set its key only
+    /* Find or create the device (as a login does) and set its key only
      * while it has none; the answer says whether the key is now ours. */
     rc = store_exec(c, &res,
-                    "WITH d AS ("
-                    " INSERT INTO devices (user_id, name, last_seen_at)"
-                    " VALUES ($1::bigint, $2, herald_now())"
+                    "INSERT INTO devices (user_id, name, last_seen_at,"
+                    " sign_public_key)"
+                    " VALUES ($1::bigint, $2, herald_now(), decode($3, 'hex'))"
                     " ON CONFLICT (user_id, name)"
                     "  WHERE name <> '' AND revoked_at IS NULL"
-                    " DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at"
-                    " RETURNING id, sign_public_key),"
-                    " s AS (UPDATE devices v SET sign_public_key ="
-                    "  decode($3, 'hex') FROM d WHERE v.id = d.id"
-                    "  AND d.sign_public_key IS NULL RETURNING v.id)"
-                    " SELECT d.sign_public_key IS NULL"
-                    "  OR d.sign_public_key = decode($3, 'hex') FROM d",
+                    " DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at,"
+                    "  sign_public_key = coalesce(devices.sign_public_key,"
+                    "  EXCLUDED.sign_public_key)"
+                    " RETURNING sign_public_key = decode($3, 'hex')",
                     3, p);
   }
   if (rc == STORE_EEXISTS)

@@ -79,6 +79,11 @@ int ctl_cmd_quiet_org(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_ding_schedule(struct ctl *ctl, int argc, char **argv);
 /* cmd_chat.c: as a user, over the server's WebSocket (no database). */
 int ctl_cmd_send(struct ctl *ctl, int argc, char **argv);
+/* cmd_card.c: cards as a user over the server, and from the database. */
+int ctl_cmd_card_post(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_card_act(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_card_edit(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_card_show(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_tail(struct ctl *ctl, int argc, char **argv);
 
 /* getopt_long option string of every command: ':' first so that a missing

@@ -56,6 +56,12 @@ static const struct command commands[] = {
    "show or replace the organisation's quiet windows"},
   {"ding", "schedule", ctl_cmd_ding_schedule,
    "show or set the organisation's DING re-alert and escalation policy"},
+  {"card", "post", ctl_cmd_card_post, "post a card as a user (over the server)"},
+  {"card", "act", ctl_cmd_card_act,
+   "run an action on a card as a user (over the server)"},
+  {"card", "edit", ctl_cmd_card_edit,
+   "edit a field of a card as a user (over the server)"},
+  {"card", "show", ctl_cmd_card_show, "a card's state and event chain"},
   {NULL, "send", ctl_cmd_send, "send a message as a user (over the server)"},
   {NULL, "tail", ctl_cmd_tail, "follow a conversation as a user (over the server)"},
 };

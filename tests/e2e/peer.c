@@ -75,6 +75,29 @@ static void on_event(struct hc_conn *c, const struct hc_event *ev, void *arg)
     }
     p->dupd[p->ndupd++] = *ev->ding_update;
     break;
+  case HC_EV_CARD_EVENT: {
+    struct peer_card *k;
+    if (p->ncards == p->capcards) {
+      p->capcards = p->capcards ? p->capcards * 2 : 16;
+      p->cards = realloc(p->cards, p->capcards * sizeof(*p->cards));
+      CHECK(p->cards != NULL);
+    }
+    k = &p->cards[p->ncards++];
+    memset(k, 0, sizeof(*k));
+    k->card = ev->card_event->card;
+    k->ver = ev->card_event->ver;
+    k->actor = ev->card_event->actor;
+    k->conv = ev->card_event->conv;
+    k->seq = ev->card_event->seq;
+    k->ts = ev->card_event->ts;
+    k->fs = ev->card_event->fs;
+    snprintf(k->ev, sizeof(k->ev), "%.*s", (int)ev->card_event->ev.len,
+             ev->card_event->ev.p);
+    k->payload = strndup(ev->card_event->payload.p ? ev->card_event->payload.p
+                                                   : "",
+                         ev->card_event->payload.len);
+    break;
+  }
   case HC_EV_REMIND:
     if (p->nreminds == p->capreminds) {
       p->capreminds = p->capreminds ? p->capreminds * 2 : 16;
@@ -137,6 +160,9 @@ void peer_free(struct peer *p)
   free(p->reminds);
   free(p->alerts);
   free(p->dupd);
+  for (size_t i = 0; i < p->ncards; i++)
+    free(p->cards[i].payload);
+  free(p->cards);
   free(p);
 }
 

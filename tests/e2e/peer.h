@@ -24,6 +24,12 @@ struct peer_msg {
   bool all, silent, replay;
 };
 
+struct peer_card {             /* a card_event, live or replayed */
+  uint64_t card, ver, actor, conv, seq, ts, fs;
+  char ev[33];
+  char *payload;               /* JSON text */
+};
+
 struct peer {
   struct hc_conn *c;
   char name[64];
@@ -44,6 +50,10 @@ struct peer {
   size_t nalerts, capalerts;
   struct proto_ding_update *dupd;
   size_t ndupd, capdupd;
+  /* Cards: every card_event (live or replayed), in arrival order; and the
+   * card id of every card message, by index in msgs. */
+  struct peer_card *cards;
+  size_t ncards, capcards;
 };
 
 /* The shared client context of the test process (created on first use). */
