@@ -340,6 +340,20 @@ int srv_send_bot(struct srv_server *srv, const struct srv_send_args *a,
   sj->in.body = sj->body;
   sj->in.body_len = a->len;
   sj->in.flagged = a->flagged;
+  if (a->urgency) {
+    if (a->nto && !(sj->to = malloc(a->nto * sizeof(*sj->to)))) {
+      send_job_free(sj);
+      return PROTO_E_NOMEM;
+    }
+    if (a->nto)
+      memcpy(sj->to, a->to, a->nto * sizeof(*sj->to));
+    sj->ding.urgency = (enum store_urgency)a->urgency;
+    sj->ding.all = a->all;
+    sj->ding.to = sj->to;
+    sj->ding.n_to = a->nto;
+    sj->in.kind = STORE_MSG_DING;
+    sj->in.ding = &sj->ding;
+  }
   srv_dbpool_submit(srv->writer, &sj->job);
   return 0;
 }

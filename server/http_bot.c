@@ -3,6 +3,8 @@
  *
  *   POST /api/v1/messages
  *        {"conversation": ID, "text": "...", "cmid": "...", "tracked": B}
+ *        and for a DING "kind": "ding", "urgency", "to" (ids or logins)
+ *        or "all"
  *        -> 200 {"conversation","seq","ts","cmid","dup"}
  *   GET  /api/v1/messages/{conversation}/{seq}/summary
  *        -> 200 delivery/read/ack counts and per-recipient state of a
@@ -60,11 +62,17 @@ struct bot_job {
   char *text;                   /* owned; OP_CARD: the card's JSON */
   size_t len;
   bool tracked;
+  int urgency;                  /* a DING: enum store_urgency; 0 a text */
+  bool all;
+  int64_t *to;                  /* DING recipients (owned); 0 where */
+  char **to_login;              /* ... a login stands, resolved by the job */
+  size_t nto;
 
   /* Set on the database thread. */
   int code;                     /* 0 or a proto code */
   char msg[256];
-  const char *field;            /* static, or NULL */
+  const char *field;            /* static, field_buf, or NULL */
+  char field_buf[32];
   int64_t bot_id;
   int rate;
   char *body;                   /* a rendered reply (owned) */
@@ -73,6 +81,10 @@ struct bot_job {
 
 static void job_free(struct bot_job *bj)
 {
+  for (size_t i = 0; bj->to_login && i < bj->nto; i++)
+    free(bj->to_login[i]);
+  free(bj->to_login);
+  free(bj->to);
   free(bj->args);
   free(bj->text);
   free(bj->body);
@@ -211,6 +223,22 @@ static void bot_run(struct srv_dbjob *job, struct store_conn *conn)
   }
   if (resolve_bot(bj, conn) != 0)
     return;
+  for (size_t i = 0; bj->op == OP_MESSAGE && i < bj->nto; i++) {
+    struct store_user u;
+
+    if (!bj->to_login[i])
+      continue;
+    rc = job->rc = store_user_get(conn, bj->to_login[i], &u);
+    if (rc != STORE_OK) {
+      bj->code = rc == STORE_ENOTFOUND ? PROTO_E_BAD_VALUE
+                                       : srv_code_from_store(rc);
+      snprintf(bj->field_buf, sizeof(bj->field_buf), "to[%zu]", i);
+      bj->field = bj->field_buf;
+      snprintf(bj->msg, sizeof(bj->msg), "%s", store_errmsg(conn));
+      return;
+    }
+    bj->to[i] = u.id;
+  }
   if (bj->op == OP_ACTION) {
     struct store_card card;
 
@@ -386,7 +414,8 @@ static void bot_done(struct srv_dbjob *job)
     struct srv_send_args a = {
       .bot_id = bj->bot_id, .rate_per_minute = bj->rate, .cmid = bj->cmid,
       .conv = bj->conv, .body = bj->text, .len = bj->len,
-      .flagged = bj->tracked};
+      .flagged = bj->tracked, .urgency = bj->urgency, .all = bj->all,
+      .to = bj->to, .nto = bj->nto};
     int64_t wait = 0;
     int code = srv_send_bot(srv, &a, message_sent, req, &wait);
 
@@ -477,10 +506,82 @@ static void random_cmid(const char *prefix, char out[PROTO_CMID_MAX + 1])
     snprintf(out + n + 2 * i, 3, "%02x", r[i]);
 }
 
+/* A DING's urgency and recipients: "urgency" normal (default), urgent or
+ * critical; "to": user ids or logins, or "all": true (the default). */
+static int parse_ding(struct srv_http_req *req, json_t *o, struct bot_job *bj)
+{
+  json_t *u = json_object_get(o, "urgency"), *to = json_object_get(o, "to");
+  json_t *all = json_object_get(o, "all"), *v;
+  const char *us = json_is_string(u) ? json_string_value(u) : "";
+  char field[32];
+  size_t i;
+
+  bj->urgency = !u                            ? STORE_URG_NORMAL
+                : strcmp(us, "normal") == 0   ? STORE_URG_NORMAL
+                : strcmp(us, "urgent") == 0   ? STORE_URG_URGENT
+                : strcmp(us, "critical") == 0 ? STORE_URG_CRITICAL
+                                              : 0;
+  if (!bj->urgency) {
+    srv_http_error(req, json_is_string(u) ? PROTO_E_BAD_VALUE
+                                          : PROTO_E_WRONG_TYPE, "urgency",
+                   "urgency must be \"normal\", \"urgent\" or \"critical\"");
+    return -1;
+  }
+  if (all && !json_is_boolean(all)) {
+    srv_http_error(req, PROTO_E_WRONG_TYPE, "all", "all must be true or false");
+    return -1;
+  }
+  if (!to) {
+    if (json_is_false(all)) {
+      srv_http_error(req, PROTO_E_MISSING, "to",
+                     "a DING needs \"to\" (user ids or logins) or \"all\"");
+      return -1;
+    }
+    bj->all = true;
+    return 0;
+  }
+  if (json_is_true(all)) {
+    srv_http_error(req, PROTO_E_BAD_VALUE, "all",
+                   "give either \"to\" or \"all\": true, not both");
+    return -1;
+  }
+  if (!json_is_array(to) || json_array_size(to) == 0 ||
+      json_array_size(to) > STORE_DING_TO_MAX) {
+    srv_http_error(req, json_is_array(to) ? PROTO_E_RANGE : PROTO_E_WRONG_TYPE,
+                   "to", "to must be an array of 1 to 4096 user ids or "
+                   "logins");
+    return -1;
+  }
+  bj->nto = json_array_size(to);
+  if (!(bj->to = calloc(bj->nto, sizeof(*bj->to))) ||
+      !(bj->to_login = calloc(bj->nto, sizeof(*bj->to_login)))) {
+    srv_http_error(req, PROTO_E_NOMEM, NULL, NULL);
+    return -1;
+  }
+  json_array_foreach(to, i, v) {
+    snprintf(field, sizeof(field), "to[%zu]", i);
+    if (json_is_integer(v) && json_integer_value(v) > 0) {
+      bj->to[i] = (int64_t)json_integer_value(v);
+    } else if (json_is_string(v) && json_string_length(v) >= 1 &&
+               json_string_length(v) <= STORE_LOGIN_MAX) {
+      if (!(bj->to_login[i] = strdup(json_string_value(v)))) {
+        srv_http_error(req, PROTO_E_NOMEM, NULL, NULL);
+        return -1;
+      }
+    } else {
+      srv_http_error(req, PROTO_E_BAD_VALUE, field,
+                     "each recipient is a user id or a login");
+      return -1;
+    }
+  }
+  return 0;
+}
+
 static int parse_message(struct srv_http_req *req, struct bot_job *bj)
 {
   static const char *const known[] = {"conversation", "text", "cmid",
-                                      "tracked", "kind"};
+                                      "tracked", "kind", "urgency", "to",
+                                      "all"};
   json_t *o = parse_body(req), *v;
   const char *key;
   char msg[160];
@@ -496,7 +597,7 @@ static int parse_message(struct srv_http_req *req, struct bot_job *bj)
         break;
     if (i == sizeof(known) / sizeof(known[0])) {
       snprintf(msg, sizeof(msg), "unknown field \"%.60s\": use conversation, "
-               "text, cmid, tracked", key);
+               "text, cmid, tracked, kind, urgency, to, all", key);
       srv_http_error(req, PROTO_E_BAD_VALUE, key, msg);
       goto out;
     }
@@ -504,9 +605,20 @@ static int parse_message(struct srv_http_req *req, struct bot_job *bj)
   if (want_id(req, o, "conversation", &bj->conv) != 0)
     goto out;
   if ((v = json_object_get(o, "kind")) &&
-      (!json_is_string(v) || strcmp(json_string_value(v), "text") != 0)) {
+      (!json_is_string(v) || (strcmp(json_string_value(v), "text") != 0 &&
+                              strcmp(json_string_value(v), "ding") != 0))) {
     srv_http_error(req, PROTO_E_BAD_VALUE, "kind",
-                   "kind must be \"text\" here; post cards to /api/v1/cards");
+                   "kind must be \"text\" or \"ding\"; post cards to "
+                   "/api/v1/cards");
+    goto out;
+  }
+  if (v && strcmp(json_string_value(v), "ding") == 0) {
+    if (parse_ding(req, o, bj) != 0)
+      goto out;
+  } else if (json_object_get(o, "urgency") || json_object_get(o, "to") ||
+             json_object_get(o, "all")) {
+    srv_http_error(req, PROTO_E_BAD_VALUE, "kind",
+                   "urgency, to and all are for \"kind\": \"ding\"");
     goto out;
   }
   v = json_object_get(o, "text");

@@ -29,7 +29,7 @@ struct srv_send_outcome {
  * published) or refused. */
 typedef void (*srv_send_cb)(void *arg, const struct srv_send_outcome *o);
 
-/* A bot's text message. Strings are copied. */
+/* A bot's message: a text or a DING. Strings are copied. */
 struct srv_send_args {
   int64_t bot_id;
   int rate_per_minute;     /* the bot's limit (botrate_int.h) */
@@ -38,6 +38,13 @@ struct srv_send_args {
   const char *body;        /* UTF-8 without NUL, checked by the caller */
   size_t len;
   bool flagged;
+  /* A DING (urgency: enum store_urgency; 0: a plain text) to every other
+   * member (all) or to to[0..nto-1] (user ids, 1..STORE_DING_TO_MAX,
+   * copied); the organisation's re-alert schedule applies. */
+  int urgency;
+  bool all;
+  const int64_t *to;
+  size_t nto;
 };
 
 /* Counts the send against the bot's rate limit and queues it. Returns 0

@@ -338,4 +338,68 @@ TEST(ding_summary_and_one_rate_limit_across_websocket_and_http)
   e2e_server_stop(&srv);
 }
 
+static bool has_alert(void *arg)
+{
+  struct peer *p = arg;
+
+  return p->nalerts >= 1;
+}
+
+TEST(dings_over_http_to_logins_and_ids)
+{
+  struct peer *pb;
+  json_t *j;
+  char body[512];
+  int64_t seq;
+
+  setup();
+  pb = peer_new(srv.url, "bea", NULL, true);
+  snprintf(body, sizeof(body),
+           "{\"conversation\": %lld, \"kind\": \"ding\", \"urgency\":"
+           " \"urgent\", \"to\": [\"BEA\", %lld], \"text\": \"db down\"}",
+           (long long)ops, (long long)cid);
+  CHECK_INT(post(t_feeder, "/api/v1/messages", body, &j, NULL), ==, 200);
+  seq = num(j, "seq");
+  json_decref(j);
+  peer_wait(has_alert, pb, 15000, "bea is alerted");
+  CHECK_INT(pb->alerts[0].seq, ==, seq);
+  CHECK_INT(summary(t_feeder, ops, seq, &j), ==, 200);
+  CHECK_STR(json_string_value(json_object_get(j, "kind")), "ding");
+  CHECK_INT(num(j, "recipients"), ==, 2);        /* bea and cid, not ada */
+  CHECK_INT(num(j, "acked"), ==, 0);
+  json_decref(j);
+
+  /* Refused recipients name their place in "to". */
+  snprintf(body, sizeof(body),
+           "{\"conversation\": %lld, \"kind\": \"ding\", \"to\":"
+           " [%lld, \"nobody\"], \"text\": \"x\"}", (long long)ops,
+           (long long)bea);
+  CHECK_INT(post(t_feeder, "/api/v1/messages", body, &j, NULL), ==, 400);
+  CHECK_STR(json_string_value(json_object_get(json_object_get(j, "error"),
+                                              "field")), "to[1]");
+  json_decref(j);
+  snprintf(body, sizeof(body),
+           "{\"conversation\": %lld, \"kind\": \"ding\", \"to\":"
+           " [999999], \"text\": \"x\"}", (long long)ops);
+  CHECK_INT(post(t_feeder, "/api/v1/messages", body, &j, NULL), ==, 400);
+  CHECK_STR(json_string_value(json_object_get(json_object_get(j, "error"),
+                                              "field")), "to[0]");
+  json_decref(j);
+  snprintf(body, sizeof(body),
+           "{\"conversation\": %lld, \"kind\": \"ding\", \"urgency\":"
+           " \"loud\", \"text\": \"x\"}", (long long)ops);
+  CHECK_INT(post(t_feeder, "/api/v1/messages", body, &j, NULL), ==, 400);
+  CHECK_STR(json_string_value(json_object_get(json_object_get(j, "error"),
+                                              "field")), "urgency");
+  json_decref(j);
+  snprintf(body, sizeof(body),
+           "{\"conversation\": %lld, \"to\": [1], \"text\": \"x\"}",
+           (long long)ops);
+  CHECK_INT(post(t_feeder, "/api/v1/messages", body, &j, NULL), ==, 400);
+  json_decref(j);
+
+  peer_free(pb);
+  e2e_server_stop(&srv);
+}
+
 TEST_MAIN()
