@@ -380,12 +380,12 @@ struct buf {
   bool oom;
 };
 
-static int put(struct buf *b, const char *s)
+static void put(struct buf *b, const char *s)
 {
   size_t n = strlen(s);
 
   if (b->oom)
-    return 0;
+    return;
   if (b->len + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 256;
     char *p;
@@ -394,25 +394,59 @@ static int put(struct buf *b, const char *s)
       cap *= 2;
     if (!(p = realloc(b->p, cap))) {
       b->oom = true;
-      return 0;
+      return;
     }
     b->p = p;
     b->cap = cap;
   }
   memcpy(b->p + b->len, s, n + 1);
   b->len += n;
+}
+
+/* Appends "a b c" (any of them may be ""). */
+static void put3(struct buf *b, const char *x, const char *y, const char *z)
+{
+  put(b, x);
+  put(b, y);
+  put(b, z);
+}
+
+/* The buttons of an actionCard, a "- title: actionURL" line each. */
+static int render_btns(struct srv_http_req *req, json_t *o, struct buf *b)
+{
+  json_t *btns = json_object_get(o, "btns"), *btn;
+  const char *bt, *bu;
+  size_t i;
+
+  if (!json_is_array(btns) || json_array_size(btns) == 0) {
+    answer(req, ROBOT_BAD_PARAM, "parameter actionCard needs singleTitle "
+           "and singleURL, or a non-empty btns array");
+    return -1;
+  }
+  put(b, "\n");
+  json_array_foreach(btns, i, btn) {
+    if (!json_is_object(btn)) {
+      answer(req, ROBOT_BAD_PARAM, "parameter actionCard.btns must hold "
+             "objects with title and actionURL");
+      return -1;
+    }
+    if (!(bt = need_str(req, btn, "actionCard.btns[]", "title")) ||
+        !(bu = need_str(req, btn, "actionCard.btns[]", "actionURL")))
+      return -1;
+    put3(b, "\n- ", bt, ": ");
+    put(b, bu);
+  }
   return 0;
 }
 
-/* The message's text for each msgtype. 0, or answered and -1. (put()
- * returns 0 always; a failed append shows in b->oom.) */
+/* The message's text for each msgtype into `b` (a failed append shows in
+ * b->oom). 0, or answered and -1. */
 static int render(struct srv_http_req *req, json_t *body, const char *type,
                   struct buf *b)
 {
   json_t *o = json_object_get(body, type);
-  const char *t, *x, *u;
+  const char *t, *x, *u, *st;
   char msg[128];
-  int e = 0;
 
   if (!json_is_object(o)) {
     snprintf(msg, sizeof(msg), "parameter %s is missing or not an object",
@@ -423,7 +457,8 @@ static int render(struct srv_http_req *req, json_t *body, const char *type,
   if (strcmp(type, "text") == 0) {
     if (!(t = need_str(req, o, type, "content")))
       return -1;
-    return put(b, t);
+    put(b, t);
+    return 0;
   }
   if (strcmp(type, "markdown") == 0) {
     if (!(t = need_str(req, o, type, "title")) ||
@@ -432,8 +467,9 @@ static int render(struct srv_http_req *req, json_t *body, const char *type,
     /* The title is what DingTalk shows in notifications; keep it when the
      * text does not already say it. */
     if (!strstr(x, t))
-      e |= put(b, t) | put(b, "\n\n");
-    return e | put(b, x);
+      put3(b, t, "\n\n", "");
+    put(b, x);
+    return 0;
   }
   if (strcmp(type, "link") == 0) {
     if (!(t = need_str(req, o, type, "title")) ||
@@ -441,47 +477,22 @@ static int render(struct srv_http_req *req, json_t *body, const char *type,
         !(u = need_str(req, o, type, "messageUrl")) ||
         !opt_str(req, o, type, "picUrl"))
       return -1;
-    return put(b, t) | put(b, "\n") | put(b, x) | put(b, "\n") | put(b, u);
+    put3(b, t, "\n", x);
+    put3(b, "\n", u, "");
+    return 0;
   }
   /* actionCard */
   if (!(t = need_str(req, o, type, "title")) ||
       !(x = need_str(req, o, type, "text")) ||
-      !(u = opt_str(req, o, type, "singleURL")))
+      !(u = opt_str(req, o, type, "singleURL")) ||
+      !(st = opt_str(req, o, type, "singleTitle")))
     return -1;
-  e = put(b, t) | put(b, "\n\n") | put(b, x);
-  if (*u) {
-    const char *st = opt_str(req, o, type, "singleTitle");
-
-    if (!st)
-      return -1;
-    return e | put(b, "\n\n") | put(b, *st ? st : "Open") | put(b, ": ") |
-           put(b, u);
-  }
-  {
-    json_t *btns = json_object_get(o, "btns"), *btn;
-    size_t i;
-
-    if (!json_is_array(btns) || json_array_size(btns) == 0) {
-      answer(req, ROBOT_BAD_PARAM, "parameter actionCard needs singleTitle "
-             "and singleURL, or a non-empty btns array");
-      return -1;
-    }
-    e |= put(b, "\n");
-    json_array_foreach(btns, i, btn) {
-      const char *bt, *bu;
-
-      if (!json_is_object(btn)) {
-        answer(req, ROBOT_BAD_PARAM, "parameter actionCard.btns must hold "
-               "objects with title and actionURL");
-        return -1;
-      }
-      if (!(bt = need_str(req, btn, "actionCard.btns[]", "title")) ||
-          !(bu = need_str(req, btn, "actionCard.btns[]", "actionURL")))
-        return -1;
-      e |= put(b, "\n- ") | put(b, bt) | put(b, ": ") | put(b, bu);
-    }
-  }
-  return e;
+  put3(b, t, "\n\n", x);
+  if (!*u)
+    return render_btns(req, o, b);
+  put3(b, "\n\n", *st ? st : "Open", ": ");
+  put(b, u);
+  return 0;
 }
 
 static int parse_at(struct srv_http_req *req, json_t *body,

@@ -122,12 +122,17 @@ out=$(robot '{"msgtype":"markdown","markdown":{"title":"Build","text":"## Build 
 expect_eq "$out" '{"errcode":0,"errmsg":"ok"}' "robot markdown"
 out=$(robot '{"msgtype":"actionCard","actionCard":{"title":"Release","text":"v2 ready","btns":[{"title":"Ship","actionURL":"https://x/ship"}]}}')
 expect_eq "$out" '{"errcode":0,"errmsg":"ok"}' "robot actionCard"
+out=$(robot '{"msgtype":"actionCard","actionCard":{"title":"Incident","text":"sev2 open","singleTitle":"Runbook","singleURL":"https://x/rb"}}')
+expect_eq "$out" '{"errcode":0,"errmsg":"ok"}' "robot actionCard with one link"
+out=$(robot '{"msgtype":"actionCard","actionCard":{"title":"Incident","text":"no buttons"}}')
+expect_contains "$out" '"errcode":400402' "actionCard without a link or buttons"
 out=$(robot '{"msgtype":"link","link":{"title":"Report","text":"weekly","messageUrl":"https://x/r"}}')
 expect_eq "$out" '{"errcode":0,"errmsg":"ok"}' "robot link"
 for _ in $(seq 1 100); do grep -q "weekly" "$T/tail.out" && break; sleep 0.1; done
 expect_contains "$(cat "$T/tail.out")" "disk almost full" "robot text live"
 expect_contains "$(cat "$T/tail.out")" "@ben" "mention of a member"
 expect_contains "$(cat "$T/tail.out")" "Ship: https://x/ship" "actionCard button"
+expect_contains "$(cat "$T/tail.out")" "Runbook: https://x/rb" "actionCard single link"
 case "$(cat "$T/tail.out")" in *@nobody*) fail "unknown mention kept" ;; esac
 out=$(robot '{"msgtype":"feedCard","feedCard":{}}')
 expect_contains "$out" '"errcode":400402' "unknown msgtype"
