@@ -624,16 +624,17 @@ int ctl_cmd_bot_list(struct ctl *ctl, int argc, char **argv)
     print_json(arr);
   } else {
     static const char *const head[] = {"NAME", "OWNER", "CONVERSATIONS",
-                                       "STATUS"};
-    struct ctl_table *t = ctl_table_new(4, head);
+                                       "RATE/MIN", "STATUS"};
+    struct ctl_table *t = ctl_table_new(5, head);
 
     for (size_t i = 0; i < n; i++) {
-      char count[24];
-      const char *row[4] = {bots[i].name, bots[i].owner_login, count,
+      char count[24], rate[24];
+      const char *row[5] = {bots[i].name, bots[i].owner_login, count, rate,
                             bots[i].revoked ? "revoked" : "active"};
 
       snprintf(count, sizeof count, "%lld",
                (long long)bots[i].conversation_count);
+      snprintf(rate, sizeof rate, "%d", bots[i].rate_limit_per_minute);
       ctl_table_add(t, row);
     }
     ctl_table_print(t, stdout);

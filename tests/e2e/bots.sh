@@ -88,6 +88,11 @@ out=$(post "$(printf '{"conversation":%s,"text":"\xff\xfe"}' "$CONV")")
 expect_contains "$out" "BAD_UTF8" "invalid UTF-8"
 out=$(post "{\"conversation\":$CONV,\"text\":\"x\",\"colour\":1}")
 expect_contains "$out" '"field":"colour"' "unknown field"
+out=$(post "$(head -c 5000 /dev/zero | tr '\0' '[')")
+expect_contains "$out" "400 " "deeply nested JSON"
+out=$(post "{\"conversation\":$CONV,\"text\":\"a\\u0000b\"}")
+expect_contains "$out" "400 " "NUL in the text"
+expect_contains "$out" 'u0000' "NUL in the text: the message says why"
 head -c 3000000 /dev/zero | tr '\0' 'a' >"$T/huge"
 out=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BOT" \
   --data-binary @"$T/huge" "$H/api/v1/messages")
@@ -136,6 +141,8 @@ expect_contains "$(cat "$T/tail.out")" "Runbook: https://x/rb" "actionCard singl
 case "$(cat "$T/tail.out")" in *@nobody*) fail "unknown mention kept" ;; esac
 out=$(robot '{"msgtype":"feedCard","feedCard":{}}')
 expect_contains "$out" '"errcode":400402' "unknown msgtype"
+out=$(robot "$(printf '{"msgtype":"text","text":{"content":"\xc3\x28"}}')")
+expect_contains "$out" '"errcode":40035' "robot invalid UTF-8"
 out=$(robot '{"msgtype":"text"')
 expect_contains "$out" '"errcode":40035' "robot bad JSON"
 out=$(robot '{"msgtype":"text","text":{"content":5}}')
