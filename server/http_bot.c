@@ -674,6 +674,21 @@ out:
   return rc;
 }
 
+/* A positive id of 1-18 digits at *p, moving *p past it; 0 when there is
+ * none. Digits only: no sign, no spaces. */
+static int64_t path_id(const char **p)
+{
+  int64_t v = 0;
+  size_t n = 0;
+
+  while ((*p)[n] >= '0' && (*p)[n] <= '9' && n < 19)
+    v = v * 10 + ((*p)[n++] - '0');
+  if (n == 0 || n > 18)
+    return 0;
+  *p += n;
+  return v;
+}
+
 /* Checks the body's members against `known` (n names). */
 static int only_known(struct srv_http_req *req, json_t *o,
                       const char *const *known, size_t n, const char *list)
@@ -757,18 +772,15 @@ out:
 static int parse_action(struct srv_http_req *req, struct bot_job *bj)
 {
   static const char *const known[] = {"action", "args", "base", "cmid"};
-  long long id;
-  int n = 0, rc = -1;
+  const char *p = req->rest;
+  int rc = -1;
   json_t *o, *v;
 
-  if (sscanf(req->rest, "%18lld/actions%n", &id, &n) != 1 ||
-      req->rest[n] != '\0' || id < 1 || req->rest[0] < '0' ||
-      req->rest[0] > '9') {
+  if (!(bj->card = path_id(&p)) || strcmp(p, "/actions") != 0) {
     srv_http_error(req, PROTO_E_NOT_FOUND, NULL,
                    "no such path: use /api/v1/cards/{id}/actions");
     return -1;
   }
-  bj->card = id;
   if (!(o = parse_body(req)))
     return -1;
   if (only_known(req, o, known, 4, "action, args, base, cmid") != 0 ||
@@ -811,19 +823,15 @@ out:
 /* "{conv}/{seq}/summary" */
 static int parse_summary_path(struct srv_http_req *req, struct bot_job *bj)
 {
-  long long c, s;
-  int n = 0;
+  const char *p = req->rest;
 
-  if (sscanf(req->rest, "%18lld/%18lld/summary%n", &c, &s, &n) != 2 ||
-      req->rest[n] != '\0' || c < 1 || s < 1 || req->rest[0] == '+' ||
-      req->rest[0] == '-') {
+  if (!(bj->conv = path_id(&p)) || *p++ != '/' || !(bj->seq = path_id(&p)) ||
+      strcmp(p, "/summary") != 0) {
     srv_http_error(req, PROTO_E_NOT_FOUND, NULL,
                    "no such path: use /api/v1/messages/{conversation}/{seq}"
                    "/summary");
     return -1;
   }
-  bj->conv = c;
-  bj->seq = s;
   return 0;
 }
 

@@ -43,6 +43,17 @@ expect_contains "$out" '"seq":1' "API re-post keeps its seq"
 for _ in $(seq 1 100); do grep -q "deploy 42 done" "$T/tail.out" && break; sleep 0.1; done
 expect_contains "$(cat "$T/tail.out")" "deploy 42 done" "member sees the bot's message live"
 
+# The summary of what the bot posted (bad paths are 404).
+out=$(curl -s -H "Authorization: Bearer $BOT" "$H/api/v1/messages/$CONV/1/summary")
+expect_contains "$out" '"recipients":2' "summary recipients"
+expect_contains "$out" '"login":"ben"' "summary per recipient"
+for bad in "$CONV/x/summary" "$CONV/%2B1/summary" "$CONV/1/summaryz" "$CONV/1"; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BOT" "$H/api/v1/messages/$bad")
+  expect_eq "$code" "404" "summary path $bad"
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BOT" -d '{}' "$H/api/v1/cards/abc/actions")
+expect_eq "$code" "404" "card action path"
+
 # A task card through the API, then an action on it.
 BEN=$(ctl user list --format json | tr -d ' \n' | sed -n 's/.*{"id":\([0-9]*\),"login":"ben".*/\1/p')
 [ -n "$BEN" ] || fail "no id for ben: $(ctl user list --format json)"
