@@ -13,6 +13,11 @@
  *
  * A DING is committed with its message (its recipients checked by the
  * database, per message); after the publish come its alerts (ding.c).
+ *
+ * Bots' HTTP posts and robot webhook calls take the same path
+ * (srv_send_bot, send_int.h): a job without a session, whose outcome goes
+ * to a callback instead of an ack frame. Every message of a bot, whichever
+ * way it comes, counts against its rate limit (botrate_int.h).
  */
 #include "botrate_int.h"
 #include "dbpool_int.h"
