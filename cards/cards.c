@@ -86,10 +86,8 @@ bool st_has_id(const json_t *ids, int64_t id)
   return false;
 }
 
-size_t st_add_id(int64_t *ids, size_t max, size_t n, int64_t id,
-                 const json_t *unused)
+size_t st_add_id(int64_t *ids, size_t max, size_t n, int64_t id)
 {
-  (void)unused;
   if (id <= 0)
     return n;
   for (size_t i = 0; i < n && i < max; i++)
@@ -103,6 +101,13 @@ size_t st_add_id(int64_t *ids, size_t max, size_t n, int64_t id,
 double st_round6(double v)
 {
   return (double)llround(v * 1e6) / 1e6;
+}
+
+/* An OKR's parent objective goes with every change (reminders and
+ * comments included), so that the caller can write it unconditionally. */
+static void set_parent(enum card_type t, struct card_change *out)
+{
+  out->parent = t == CARD_OKR ? st_int(out->state, "parent", 0) : 0;
 }
 
 /* ---- create ---- */
@@ -163,6 +168,7 @@ int card_create(const char *body, size_t len, const struct card_actor *actor,
   }
   out->state = st;
   st = NULL;
+  set_parent(*type, out);
 out:
   json_decref(st);
   if (rc < 0)
@@ -295,6 +301,7 @@ int card_action(enum card_type t, const json_t *state, const char *action,
   }
   out->state = st;
   st = NULL;
+  set_parent(t, out);
 out:
   json_decref(a);
   json_decref(st);
@@ -381,6 +388,7 @@ int card_edit(enum card_type t, const json_t *state, const char *path,
   }
   out->state = st;
   st = NULL;
+  set_parent(t, out);
 out:
   json_decref(v);
   json_decref(st);

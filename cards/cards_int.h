@@ -21,7 +21,6 @@
 #define CK_ITEMS_MAX 50          /* interview action items */
 #define CK_OKRS_MAX 20           /* OKR cards pre-filled into an interview */
 #define CK_NUM_MAX 1e9           /* |KR numbers| */
-#define CK_ID_MAX INT64_MAX
 
 #define CK_PATH_MAX 256          /* bytes of a JSON pointer we build */
 
@@ -144,8 +143,7 @@ int ck_nomem(struct proto_error *err);
 bool st_has_id(const json_t *ids, int64_t id);
 /* Adds `id` to ids[*n] unless there; returns the new count (counts past
  * `max` without writing). */
-size_t st_add_id(int64_t *ids, size_t max, size_t n, int64_t id,
-                 const json_t *seen_arr);
+size_t st_add_id(int64_t *ids, size_t max, size_t n, int64_t id);
 /* Rounds to 6 decimals (what canonical writes), as a double. */
 double st_round6(double v);
 

@@ -47,7 +47,10 @@ void ck_join(char *out, const char *path, const char *key)
 
 void ck_joini(char *out, const char *path, size_t i)
 {
-  snprintf(out, CK_PATH_MAX, "%s/%zu", path, i);
+  /* Truncation is fine (error fields are truncated anyway); the result is
+   * checked so that compilers know it is meant. */
+  if (snprintf(out, CK_PATH_MAX, "%s/%zu", path, i) >= CK_PATH_MAX)
+    out[CK_PATH_MAX - 1] = '\0';
 }
 
 static const char *jtype(const json_t *v)

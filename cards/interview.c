@@ -339,17 +339,16 @@ static size_t people(const json_t *st, int64_t *ids, size_t max)
       json_object_get(json_object_get(st, "sections"), "action_items");
   size_t n = 0;
 
-  n = st_add_id(ids, max, n, st_int(st, "employee", 0), NULL);
-  n = st_add_id(ids, max, n, st_int(st, "manager", 0), NULL);
+  n = st_add_id(ids, max, n, st_int(st, "employee", 0));
+  n = st_add_id(ids, max, n, st_int(st, "manager", 0));
   for (size_t i = 0; i < json_array_size(items); i++)
-    n = st_add_id(ids, max, n, st_int(json_array_get(items, i), "owner", 0),
-                  NULL);
+    n = st_add_id(ids, max, n, st_int(json_array_get(items, i), "owner", 0));
   return n;
 }
 
 static size_t subjects(const json_t *st, int64_t *ids, size_t max)
 {
-  return st_add_id(ids, max, 0, st_int(st, "employee", 0), NULL);
+  return st_add_id(ids, max, 0, st_int(st, "employee", 0));
 }
 
 bool interview_signed_by(const json_t *st, int64_t user)
@@ -377,9 +376,9 @@ static int64_t reminder(const json_t *st, int64_t *who, size_t max,
   if (sent >= due)
     due = sent + SIGN_REMIND_MS;
   if (!interview_signed_by(st, emp))
-    *n = st_add_id(who, max, *n, emp, NULL);
+    *n = st_add_id(who, max, *n, emp);
   if (!interview_signed_by(st, mgr))
-    *n = st_add_id(who, max, *n, mgr, NULL);
+    *n = st_add_id(who, max, *n, mgr);
   return *n ? due : 0;
 }
 

@@ -263,7 +263,7 @@ static int edited(json_t *st, const struct card_actor *actor,
 
 static size_t people(const json_t *st, int64_t *ids, size_t max)
 {
-  return st_add_id(ids, max, 0, st_int(st, "owner", 0), NULL);
+  return st_add_id(ids, max, 0, st_int(st, "owner", 0));
 }
 
 /* Due 7 days after the later of creation and the last check-in, then every

@@ -145,10 +145,11 @@ int ptr_set(json_t *doc, const char *path, json_t *value, char *norm,
     } else if ((size_t)i == n) {
       rc = json_array_append_new(parent, value) ? ck_nomem(err) : 0;
       ck_joini(norm, parent_path, (size_t)i);
+      value = NULL;
     } else {
       rc = json_array_set_new(parent, (size_t)i, value) ? ck_nomem(err) : 0;
+      value = NULL;
     }
-    value = NULL;
   } else {
     rc = ck_fail(err, PROTO_E_INVALID_CARD, parent_path,
                  "%s is neither an object nor an array", parent_path);

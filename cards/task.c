@@ -245,7 +245,7 @@ static size_t people(const json_t *st, int64_t *ids, size_t max)
   size_t n = 0;
 
   for (size_t i = 0; i < json_array_size(a); i++)
-    n = st_add_id(ids, max, n, json_integer_value(json_array_get(a, i)), NULL);
+    n = st_add_id(ids, max, n, json_integer_value(json_array_get(a, i)));
   return n;
 }
 

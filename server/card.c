@@ -1,9 +1,11 @@
 /*
  * card.c — the server's card operations (card_int.h): the jobs that
- * gather facts, apply the rules of cards/cards.h and store the outcome,
- * and the fan-out of what was committed.
+ * gather facts, apply the rules of cards/cards.h and store the outcome.
+ * What is committed is published by card_fanout.c; the sweeper's card
+ * steps are card_sweep.c.
  */
 #include "card_int.h"
+#include "card_impl_int.h"
 #include "clock_int.h"
 #include "dbpool_int.h"
 #include "delivery_int.h"
@@ -19,12 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* People one card may name, as far as the facts are checked. */
-#define PEOPLE_MAX 256
-/* A change computed from a version that moved is computed again; beyond
- * this many rounds the client is told to retry. */
-#define RACE_ROUNDS 8
 
 /* ---- results ---- */
 
@@ -49,9 +45,12 @@ static void fail(struct srv_card_result *r, int code, const char *field,
 static void fail_store(struct srv_card_result *r, struct store_conn *conn,
                        int rc)
 {
+  /* EEXISTS: the same change was stored concurrently (a signature of
+   * this version by this signer). */
   int code = rc == STORE_ENOTFOUND  ? PROTO_E_NOT_FOUND
              : rc == STORE_EUNAVAIL ? PROTO_E_DB_UNAVAILABLE
              : rc == STORE_EINVAL   ? PROTO_E_INVALID_CARD
+             : rc == STORE_EEXISTS  ? PROTO_E_CONFLICT
                                     : PROTO_E_INTERNAL;
 
   if (code == PROTO_E_INTERNAL && conn)
@@ -100,7 +99,7 @@ static bool find_id(const json_t *v, int64_t id, char *buf, size_t len,
 
 /* The event payload members receive and the chain hashes: the change's
  * details with "state" = the new state. malloc'd text, or NULL. */
-static char *payload_text(const struct card_change *c)
+char *srv_card_payload_text(const struct card_change *c)
 {
   json_t *p = c->payload ? json_deep_copy(c->payload) : json_object();
   char *s = NULL;
@@ -121,14 +120,14 @@ static int people_check(struct store_conn *conn, int64_t conv,
                         enum card_type t, const json_t *st,
                         struct srv_card_result *r)
 {
-  int64_t ids[PEOPLE_MAX];
-  size_t n = card_people(t, st, ids, PEOPLE_MAX);
+  int64_t ids[SRV_CARD_PEOPLE_MAX];
+  size_t n = card_people(t, st, ids, SRV_CARD_PEOPLE_MAX);
   int bad = -1, why = 0, rc;
   char ptr[PROTO_ERR_FIELD_MAX] = "";
 
-  if (n > PEOPLE_MAX) {
+  if (n > SRV_CARD_PEOPLE_MAX) {
     fail(r, PROTO_E_INVALID_CARD, "", "a card names at most %d people",
-         PEOPLE_MAX);
+         SRV_CARD_PEOPLE_MAX);
     return 1;
   }
   if ((rc = store_card_people_check(conn, conv, ids, n, &bad, &why)) !=
@@ -171,7 +170,7 @@ static int actor_facts(struct store_conn *conn,
                        const struct srv_card_principal *p, enum card_type t,
                        const json_t *st, bool creator, struct card_actor *a)
 {
-  int64_t ids[PEOPLE_MAX];
+  int64_t ids[SRV_CARD_PEOPLE_MAX];
   size_t n;
   bool m = false;
   int rc = STORE_OK;
@@ -182,8 +181,8 @@ static int actor_facts(struct store_conn *conn,
   a->admin = p->admin;
   a->creator = creator;
   if (!p->bot && p->id) {
-    n = card_subjects(t, st, ids, PEOPLE_MAX);
-    rc = store_card_manages(conn, p->id, ids, n < PEOPLE_MAX ? n : PEOPLE_MAX,
+    n = card_subjects(t, st, ids, SRV_CARD_PEOPLE_MAX);
+    rc = store_card_manages(conn, p->id, ids, n < SRV_CARD_PEOPLE_MAX ? n : SRV_CARD_PEOPLE_MAX,
                             &m);
   }
   a->manager = m;
@@ -245,7 +244,7 @@ static int spawn_prepare(const json_t *spawn, int64_t now_ms,
       return 1;
     }
     s->texts[2 * i] = json_dumps(ch.state, JSON_COMPACT);
-    s->texts[2 * i + 1] = payload_text(&ch);
+    s->texts[2 * i + 1] = srv_card_payload_text(&ch);
     s->n = i + 1;
     s->v[i].type = card_type_name(t);
     s->v[i].state = s->texts[2 * i];
@@ -263,19 +262,6 @@ static int spawn_prepare(const json_t *spawn, int64_t now_ms,
 
 /* ---- posting ---- */
 
-/* What a post needs in the database thread and brings back. */
-struct post_ctx {
-  struct srv_card_principal p;
-  int64_t conv;
-  const char *cmid;
-  const char *body;
-  size_t len;
-  bool system;                 /* automation: created by the system */
-  size_t max_body;             /* payloads above are BODY_TOO_LARGE; 0 none */
-  int64_t task_user, task_marker, task_upto;
-  struct srv_card_result r;
-  struct store_card_posted posted;
-};
 
 /* The employee's OKRs of the interview's period (NULL for other cards). */
 static json_t *interview_okrs(struct store_conn *conn, const char *body,
@@ -299,7 +285,7 @@ static json_t *interview_okrs(struct store_conn *conn, const char *body,
   return okrs;
 }
 
-static void post_compute(struct store_conn *conn, struct post_ctx *pc)
+void srv_card_post_compute(struct store_conn *conn, struct srv_card_post_ctx *pc)
 {
   struct srv_card_result *r = &pc->r;
   struct card_actor a = {0};
@@ -361,7 +347,7 @@ static void post_compute(struct store_conn *conn, struct post_ctx *pc)
     }
   }
   state = json_dumps(ch.state, JSON_COMPACT);
-  payload = payload_text(&ch);
+  payload = srv_card_payload_text(&ch);
   if (!state || !payload) {
     fail(r, PROTO_E_NOMEM, NULL, NULL);
     goto out;
@@ -383,6 +369,7 @@ static void post_compute(struct store_conn *conn, struct post_ctx *pc)
   in.card.parent_card_id = ch.parent;
   in.card.next_reminder_ms = card_next_reminder(t, ch.state, who, 8, &nw);
   in.task_user = pc->task_user;
+  in.task_conv = pc->task_conv;
   in.task_marker = pc->task_marker;
   in.task_upto = pc->task_upto;
   rc = store_card_post(conn, &in, &pc->posted);
@@ -412,7 +399,7 @@ out:
 struct post_job {
   struct srv_dbjob job;
   struct srv_server *srv;
-  struct post_ctx pc;
+  struct srv_card_post_ctx pc;
   char cmid[PROTO_CMID_MAX + 1];
   char *body;
   srv_card_cb cb;
@@ -423,7 +410,7 @@ static void post_run(struct srv_dbjob *job, struct store_conn *conn)
 {
   struct post_job *pj = (struct post_job *)job;
 
-  post_compute(conn, &pj->pc);
+  srv_card_post_compute(conn, &pj->pc);
   job->rc = STORE_OK;
 }
 
@@ -573,7 +560,7 @@ static int act_once(struct store_conn *conn, struct act_ctx *ac)
   if (ch.spawn && spawn_prepare(ch.spawn, card.now_ms, &ac->spawn, r))
     goto out;
   state = json_dumps(ch.state, JSON_COMPACT);
-  payload = payload_text(&ch);
+  payload = srv_card_payload_text(&ch);
   if (!state || !payload) {
     fail(r, PROTO_E_NOMEM, NULL, NULL);
     goto out;
@@ -649,7 +636,7 @@ static void act_compute(struct store_conn *conn, struct act_ctx *ac)
       return;
     }
   }
-  for (int i = 0; i < RACE_ROUNDS; i++)
+  for (int i = 0; i < SRV_CARD_RACE_ROUNDS; i++)
     if (!act_once(conn, ac))
       return;
   fail(&ac->r, PROTO_E_DB_UNAVAILABLE, NULL, "the card kept changing; retry");
@@ -757,344 +744,3 @@ int srv_card_act(struct srv_server *srv, const struct srv_card_principal *p,
   return 0;
 }
 
-/* ---- fan-out ---- */
-
-void srv_card_event_to_proto(const struct store_card_event *ev, int64_t fs,
-                             struct proto_card_event *out)
-{
-  memset(out, 0, sizeof(*out));
-  out->card = (uint64_t)ev->card_id;
-  out->ver = (uint64_t)ev->version;
-  out->ev = (struct proto_str){ev->kind, strlen(ev->kind)};
-  out->actor = (uint64_t)ev->actor_id;
-  out->actor_kind = !ev->actor_id ? PROTO_ACTOR_NONE
-                    : ev->actor_kind == STORE_PRINCIPAL_BOT ? PROTO_ACTOR_BOT
-                                                            : PROTO_ACTOR_USER;
-  out->conv = (uint64_t)ev->conversation_id;
-  out->seq = (uint64_t)ev->seq;
-  out->ts = (uint64_t)ev->at_ms;
-  if (ev->payload)
-    out->payload = (struct proto_str){ev->payload, strlen(ev->payload)};
-  out->fs = (uint64_t)fs;
-}
-
-void srv_card_publish_event(struct srv_server *srv,
-                            const struct store_card_event *ev)
-{
-  struct proto_frame f;
-
-  /* One frame per member: each carries that member's fs. Devices that
-   * are not synced yet find the event in their feed replay. */
-  for (size_t i = 0; i < ev->n; i++) {
-    proto_frame_init(&f, PROTO_T_CARD_EVENT);
-    srv_card_event_to_proto(ev, ev->fs[i], &f.u.card_event);
-    for (struct srv_session *s = srv_sessions_of_user(srv, ev->users[i]); s;
-         s = s->user_next)
-      if (s->live && srv_session_open(s))
-        srv_session_send(s, &f);
-  }
-}
-
-void srv_card_publish_post(struct srv_server *srv,
-                           const struct store_card_posted *p, bool bot,
-                           int64_t sender, const char *cmid, const char *body)
-{
-  struct proto_frame f;
-  struct proto_msg *m = &f.u.msg;
-
-  proto_frame_init(&f, PROTO_T_MSG);
-  m->conv = (uint64_t)p->conversation_id;
-  m->seq = (uint64_t)p->seq;
-  m->from = (uint64_t)sender;
-  m->from_kind = bot ? PROTO_ACTOR_BOT : PROTO_ACTOR_USER;
-  m->cmid = (struct proto_str){cmid, strlen(cmid)};
-  m->kind = PROTO_KIND_CARD;
-  m->body = (struct proto_str){body, strlen(body)};
-  m->ts = (uint64_t)p->sent_at_ms;
-  m->tracked = p->tracked;
-  m->card = (uint64_t)p->card_id;
-  srv_delivery_publish_msg(srv, &f);
-  srv_card_publish_event(srv, &p->ev);
-}
-
-/* ---- reminders (sweeper thread) ---- */
-
-#define REMIND_BATCH 100
-#define REMIND_LEASE_S 60
-
-/* Sends one claimed card's reminder, or defers it past quiet hours. */
-static int remind_one(struct store_conn *conn, int64_t id,
-                      struct store_card_event *ev, bool *made)
-{
-  struct store_card card = {0};
-  enum card_type t;
-  json_t *st = NULL;
-  int64_t who[PEOPLE_MAX], due, until_max = 0;
-  size_t nw = 0;
-  int rc;
-
-  *made = false;
-  for (int round = 0; round < RACE_ROUNDS; round++) {
-    struct card_actor sys = {0};
-    struct card_ctx ctx = {0};
-    struct card_change ch = {0};
-    struct proto_error err = {0};
-    struct store_card_append in = {0};
-    struct store_card_appended out = {0};
-    char *state = NULL, *payload = NULL;
-
-    if ((rc = store_card_get(conn, 0, 0, id, &card)) != STORE_OK)
-      return rc == STORE_ENOTFOUND ? STORE_OK : rc;
-    if (card_type_parse(card.type, &t) != 0 ||
-        !(st = json_loads(card.state, 0, NULL))) {
-      store_card_free(&card);
-      return store_card_reminder_defer(conn, id, 0);
-    }
-    due = card_next_reminder(t, st, who, PEOPLE_MAX, &nw);
-    if (!due || due > card.now_ms) {
-      /* Nothing due (any more): keep the schedule in step. */
-      json_decref(st);
-      store_card_free(&card);
-      return store_card_reminder_defer(conn, id, due);
-    }
-    /* Quiet hours: the reminder waits for the end of the latest
-     * recipient's quiet stretch, so nobody gets it in theirs. */
-    until_max = 0;
-    for (size_t i = 0; i < nw && i < PEOPLE_MAX; i++) {
-      bool q = false;
-      int64_t until = 0;
-      if (store_quiet_until(conn, who[i], card.now_ms, &q, &until) ==
-              STORE_OK && q && until > until_max)
-        until_max = until;
-    }
-    if (until_max > card.now_ms) {
-      json_decref(st);
-      store_card_free(&card);
-      return store_card_reminder_defer(conn, id,
-                                       until_max == INT64_MAX ? 0 : until_max);
-    }
-    ctx.now_ms = card.now_ms;
-    ctx.card_id = card.id;
-    ctx.ver = card.version;
-    rc = card_action(t, st, "remind", NULL, &sys, &ctx, &ch, &err);
-    json_decref(st);
-    st = NULL;
-    if (rc != 0) {
-      srv_warn("card", "reminder of card %lld refused: %s", (long long)id,
-               err.msg);
-      card_change_clear(&ch);
-      store_card_free(&card);
-      return store_card_reminder_defer(conn, id, 0);
-    }
-    state = json_dumps(ch.state, JSON_COMPACT);
-    payload = payload_text(&ch);
-    in.card_id = card.id;
-    in.base_version = card.version;
-    in.kind = ch.ev;
-    in.state = state;
-    in.payload = payload;
-    in.parent_card_id = ch.parent ? ch.parent : card.parent_card_id;
-    in.next_reminder_ms = card_next_reminder(t, ch.state, who, PEOPLE_MAX,
-                                             &nw);
-    rc = state && payload ? store_card_append(conn, &in, &out)
-                          : STORE_EINTERNAL;
-    free(state);
-    free(payload);
-    card_change_clear(&ch);
-    store_card_free(&card);
-    if (rc != STORE_OK)
-      return rc;
-    if (!out.raced) {
-      *ev = out.ev;
-      memset(&out.ev, 0, sizeof(out.ev));
-      store_card_appended_clear(&out);
-      *made = true;
-      return STORE_OK;
-    }
-    store_card_appended_clear(&out);
-  }
-  return STORE_OK;
-}
-
-int srv_card_reminders_run(struct store_conn *conn, const char *node,
-                           struct store_card_event **evs, size_t *n)
-{
-  int64_t *ids = NULL;
-  size_t nids = 0;
-  int rc;
-
-  *evs = NULL;
-  *n = 0;
-  rc = store_card_reminders_claim(conn, node, REMIND_LEASE_S, REMIND_BATCH,
-                                  &ids, &nids);
-  if (rc != STORE_OK)
-    return rc;
-  if (nids && !(*evs = calloc(nids, sizeof(**evs)))) {
-    free(ids);
-    return STORE_EINTERNAL;
-  }
-  for (size_t i = 0; i < nids && rc == STORE_OK; i++) {
-    bool made = false;
-    rc = remind_one(conn, ids[i], &(*evs)[*n], &made);
-    if (made)
-      (*n)++;
-  }
-  free(ids);
-  return rc;
-}
-
-/* ---- the task_after automation (sweeper thread) ---- */
-
-#define TASK_BATCH 100
-
-void srv_card_msg_clear(struct srv_card_msg *m)
-{
-  if (!m)
-    return;
-  store_card_posted_clear(&m->p);
-  free(m->body);
-  m->body = NULL;
-}
-
-int srv_card_tasks_run(struct store_conn *conn, struct srv_card_msg **made,
-                       size_t *n)
-{
-  struct store_task_due *due = NULL;
-  size_t nd = 0;
-  int rc;
-
-  *made = NULL;
-  *n = 0;
-  if ((rc = store_task_due(conn, TASK_BATCH, &due, &nd)) != STORE_OK)
-    return rc;
-  if (nd && !(*made = calloc(nd, sizeof(**made)))) {
-    free(due);
-    return STORE_EINTERNAL;
-  }
-  for (size_t i = 0; i < nd; i++) {
-    struct store_task_due *d = &due[i];
-    struct srv_card_msg *m = &(*made)[*n];
-    struct post_ctx pc = {0};
-    char title[200];
-    json_t *b;
-
-    snprintf(title, sizeof(title), "Unread%s%.80s: %.60s",
-             *d->title ? " in " : "", d->title, d->body);
-    b = json_pack("{s:s, s:s, s:[I], s:{s:s, s:I, s:I}}", "type", "task",
-                  "title", title, "assignees", (json_int_t)d->user_id,
-                  "source", "kind", "automation", "conv",
-                  (json_int_t)d->conversation_id, "seq", (json_int_t)d->seq);
-    m->body = b ? json_dumps(b, JSON_COMPACT) : NULL;
-    json_decref(b);
-    if (!m->body) {
-      rc = STORE_EINTERNAL;
-      break;
-    }
-    /* The card's message is the member's own (a message needs a sender);
-     * its events are the system's. The cmid makes it once per item. */
-    snprintf(m->cmid, sizeof(m->cmid), "task-%lld-%lld",
-             (long long)d->conversation_id, (long long)d->upto);
-    m->sender = d->user_id;
-    pc.p.id = d->user_id;
-    pc.system = true;
-    pc.conv = d->conversation_id;
-    pc.cmid = m->cmid;
-    pc.body = m->body;
-    pc.len = strlen(m->body);
-    pc.max_body = 0;
-    pc.task_user = d->user_id;
-    pc.task_marker = d->marker;
-    pc.task_upto = d->upto;
-    post_compute(conn, &pc);
-    if (pc.r.code == 0 && !pc.posted.dup) {
-      m->p = pc.posted;
-      (*n)++;
-      continue;
-    }
-    store_card_posted_clear(&pc.posted);
-    free(m->body);
-    m->body = NULL;
-    if (pc.r.code < 0) {
-      srv_warn("card", "task card for user %lld in conversation %lld: %s "
-               "(%s)", (long long)d->user_id, (long long)d->conversation_id,
-               pc.r.err.msg, pc.r.err.field);
-      if (pc.r.code == PROTO_E_DB_UNAVAILABLE) {
-        rc = STORE_EUNAVAIL;
-        break;
-      }
-    }
-  }
-  free(due);
-  return rc;
-}
-
-/* ---- feed replay (reader thread) ---- */
-
-/* Card payloads per feed page: with the rest of a page (receipts, DING
- * rows) the frame stays well under welcome.lim.sframe. */
-#define FEED_CARD_BYTES (256 * 1024)
-
-int srv_card_feed_page(struct store_conn *conn,
-                       const struct store_feed_entry *e, size_t *n,
-                       struct store_card_event **cev,
-                       struct proto_card_event **items, size_t *nitems)
-{
-  size_t nev = 0, k = 0, bytes = 0, keep = *n;
-  int rc;
-
-  *cev = NULL;
-  *items = NULL;
-  *nitems = 0;
-  rc = store_card_feed_events(conn, e, *n, cev, &nev);
-  if (rc != STORE_OK)
-    return rc;                 /* negative */
-  for (size_t i = 0; i < *n; i++) {
-    if (e[i].kind != STORE_FEED_CARD)
-      continue;
-    if (k >= nev || (*cev)[k].card_id != e[i].card_id ||
-        (*cev)[k].version != e[i].card_ver) {
-      /* An entry whose event is gone cannot be: the chain is
-       * append-only. Stop the page before it rather than skip it. */
-      srv_warn("card", "feed entry %lld of user %lld names a missing event",
-               (long long)e[i].fs, (long long)e[i].user_id);
-      keep = i;
-      break;
-    }
-    bytes += strlen((*cev)[k].payload);
-    if (bytes > FEED_CARD_BYTES && i > 0) {
-      keep = i;
-      break;
-    }
-    k++;
-  }
-  *nitems = nev;
-  if (nev && !(*items = calloc(nev, sizeof(**items))))
-    return STORE_EINTERNAL;    /* negative */
-  for (size_t j = 0; j < k; j++) {
-    size_t at = 0;
-    /* Each card event carries the fs of its entry. */
-    for (size_t i = 0, seen = 0; i < *n; i++)
-      if (e[i].kind == STORE_FEED_CARD && seen++ == j) {
-        at = i;
-        break;
-      }
-    srv_card_event_to_proto(&(*cev)[j], e[at].fs, &(*items)[j]);
-  }
-  *nitems = k;
-  for (size_t j = k; j < nev; j++)
-    store_card_event_clear(&(*cev)[j]);
-  if (keep < *n) {
-    *n = keep;
-    return 1;
-  }
-  return 0;
-}
-
-void srv_card_feed_free(struct store_card_event *cev,
-                        struct proto_card_event *items, size_t n)
-{
-  for (size_t i = 0; cev && i < n; i++)
-    store_card_event_clear(&cev[i]);
-  free(cev);
-  free(items);
-}

@@ -1,9 +1,10 @@
 /*
  * sweeper.c — the periodic sweep (see sweeper_int.h): a uv_timer on the
  * loop submits one sweep job at a time to a one-thread database pool; the
- * job runs the reminder sweep and the retention purge batch by batch, and
- * its done() delivers the new reminders to the users' connected devices
- * and logs one line when the sweep did something.
+ * job runs the reminder sweep and the retention purge batch by batch, then
+ * the cards' reminders and task_after cards (card_sweep.c), and its done()
+ * delivers what was made to the users' connected devices and logs one
+ * line when the sweep did something.
  */
 #include "sweeper_int.h"
 #include "card_int.h"

@@ -2,8 +2,11 @@
  * sweeper_int.h — heraldd's periodic sweep: every sweep-interval seconds,
  * the unread reminders of conversations with remind_after set (appended to
  * the feed by storage, exactly once across servers, and delivered live
- * here as `remind` frames), and the retention purge of read times older
- * than the organisation's read_time_retention_days.
+ * here as `remind` frames), the retention purge of read times older
+ * than the organisation's read_time_retention_days, and the cards' steps
+ * (card_sweep.c): due card reminders (deferred through quiet hours,
+ * recorded once on the card, sent as `card_event`) and the task cards of
+ * task_after.
  *
  * The sweep runs on its own one-thread database pool, in bounded batches
  * of one transaction each, so the loop never waits for it and a big

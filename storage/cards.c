@@ -2,8 +2,9 @@
  * cards.c — cards in PostgreSQL (store.h, "Cards"; sql/0009_cards.sql):
  * posting a card with its message, reading it, appending an event (the
  * hash chain, the new state, the members' feed entries, spawned cards) in
- * one transaction, signatures and device keys, the reminder claim and the
- * task_after automation's probe.
+ * one transaction, with a signature when there is one. The facts the
+ * rules need, device keys, the reminder claim and the task_after probe
+ * are card_facts.c.
  *
  * The event hash is computed here, in C, with cards/cards.h's
  * card_event_hash() over the payload as stored and the event time read
@@ -22,7 +23,7 @@
 /* The time of an event: the database clock in whole milliseconds. */
 #define NOW_MS "floor(extract(epoch FROM herald_now()) * 1000)::bigint"
 
-static void hex_of(const uint8_t *b, size_t n, char *out)
+void store_hex(const uint8_t *b, size_t n, char *out)
 {
   static const char d[] = "0123456789abcdef";
 
@@ -43,8 +44,8 @@ static int nib(char c)
 }
 
 /* A bytea field in text form ("\x..."): 0, or -1 when NULL or not n bytes. */
-static int bytea_of(const PGresult *res, int r, int col, uint8_t *out,
-                    size_t n)
+int store_bytea_field(const PGresult *res, int r, int col, uint8_t *out,
+                      size_t n)
 {
   const char *v;
 
@@ -62,7 +63,7 @@ static int bytea_of(const PGresult *res, int r, int col, uint8_t *out,
   return 0;
 }
 
-static char *dup_field(const PGresult *res, int r, int col)
+char *store_field_dup(const PGresult *res, int r, int col)
 {
   size_t len = (size_t)PQgetlength(res, r, col);
   char *s = malloc(len + 1);
@@ -139,9 +140,9 @@ static int event_insert(struct store_conn *c, int64_t card, int64_t ver,
   json_decref(pj);
   if (rc != 0)
     return store_fail(c, STORE_EINTERNAL, "out of memory");
-  hex_of(ev->hash, 32, hx);
+  store_hex(ev->hash, 32, hx);
   if (prev)
-    hex_of(prev, 32, px);
+    store_hex(prev, 32, px);
   {
     const char *p[10] = {store_i64(cb, card), store_i64(vb, ver),
                          au ? store_i64(ub, au) : NULL,
@@ -206,7 +207,8 @@ static int post_tx(struct store_conn *c, const struct store_card_post *in,
   memset(out, 0, sizeof(*out));
   if (in->task_user) {
     char ub[STORE_I64_BUF], mb[STORE_I64_BUF], tb[STORE_I64_BUF];
-    const char *p[4] = {store_i64(cb, in->conversation_id),
+    const char *p[4] = {store_i64(cb, in->task_conv ? in->task_conv
+                                                    : in->conversation_id),
                         store_i64(ub, in->task_user),
                         store_i64(mb, in->task_marker),
                         store_i64(tb, in->task_upto)};
@@ -302,7 +304,7 @@ static int post_tx(struct store_conn *c, const struct store_card_post *in,
   {
     char hx[65];
     const char *p[2] = {store_i64(cb, card), hx};
-    hex_of(out->ev.hash, 32, hx);
+    store_hex(out->ev.hash, 32, hx);
     rc = store_exec(c, NULL, "UPDATE cards SET head_hash = decode($2, 'hex')"
                     " WHERE id = $1::bigint", 2, p);
   }
@@ -393,7 +395,7 @@ int store_card_get(struct store_conn *c, enum store_principal_kind kind,
                       (long long)card_id);
   }
   card_from_row(res, 0, out);
-  out->state = dup_field(res, 0, 8);
+  out->state = store_field_dup(res, 0, 8);
   PQclear(res);
   if (!out->state)
     return store_fail(c, STORE_EINTERNAL, "out of memory");
@@ -410,8 +412,8 @@ static int sig_insert(struct store_conn *c, int64_t card,
   PGresult *res = NULL;
   int rc;
 
-  hex_of(s->hash, 32, hx);
-  hex_of(s->sig, 64, sx);
+  store_hex(s->hash, 32, hx);
+  store_hex(s->sig, 64, sx);
   {
     const char *p[6] = {store_i64(cb, card), store_i64(vb, s->version),
                         store_i64(ub, s->signer_id), s->dev, hx, sx};
@@ -457,7 +459,7 @@ static int append_tx(struct store_conn *c, const struct store_card_append *in,
                       (long long)in->card_id);
   }
   ver = store_field_i64(res, 0, 0);
-  if (bytea_of(res, 0, 1, prev, 32) != 0) {
+  if (store_bytea_field(res, 0, 1, prev, 32) != 0) {
     PQclear(res);
     return store_fail(c, STORE_EINTERNAL, "card %lld has no head hash",
                       (long long)in->card_id);
@@ -485,13 +487,34 @@ static int append_tx(struct store_conn *c, const struct store_card_append *in,
     out->version = ver;
     return STORE_OK;
   }
+  /* Spawned cards first: their messages lock the conversation row before
+   * any feed head is touched, the order every post takes, so that a post
+   * in the same conversation cannot deadlock with this change. */
+  if (in->n_spawn) {
+    if (!(out->spawned = calloc(in->n_spawn, sizeof(*out->spawned))))
+      return store_fail(c, STORE_EINTERNAL, "out of memory");
+    for (size_t i = 0; i < in->n_spawn; i++) {
+      char cmid[64];
+      struct store_card_post sp = {
+        .sender_kind = STORE_PRINCIPAL_USER, .sender_id = in->spawn_sender,
+        .system = true, .cmid = cmid, .conversation_id = conv,
+        .body = in->spawn[i].state, .card = in->spawn[i]};
+
+      snprintf(cmid, sizeof(cmid), "card-%lld-v%lld-%zu",
+               (long long)in->card_id, (long long)ver + 1, i + 1);
+      rc = post_tx(c, &sp, &out->spawned[i]);
+      out->n_spawned = i + 1;
+      if (rc != STORE_OK)
+        return rc;
+    }
+  }
   ver++;
   rc = event_insert(c, in->card_id, ver, prev, in->actor_kind, in->actor_id,
                     in->cmid, in->kind, in->payload, at_ms, conv, seq,
                     &out->ev);
   if (rc != STORE_OK)
     return rc;
-  hex_of(out->ev.hash, 32, hx);
+  store_hex(out->ev.hash, 32, hx);
   {
     const char *p[6] = {
       store_i64(cb, in->card_id), store_i64(vb, ver), in->state, hx,
@@ -510,24 +533,6 @@ static int append_tx(struct store_conn *c, const struct store_card_append *in,
   if (rc != STORE_OK)
     return rc;
   out->version = ver;
-  if (in->n_spawn) {
-    if (!(out->spawned = calloc(in->n_spawn, sizeof(*out->spawned))))
-      return store_fail(c, STORE_EINTERNAL, "out of memory");
-    for (size_t i = 0; i < in->n_spawn; i++) {
-      char cmid[64];
-      struct store_card_post sp = {
-        .sender_kind = STORE_PRINCIPAL_USER, .sender_id = in->spawn_sender,
-        .system = true, .cmid = cmid, .conversation_id = conv,
-        .body = in->spawn[i].state, .card = in->spawn[i]};
-
-      snprintf(cmid, sizeof(cmid), "card-%lld-v%lld-%zu",
-               (long long)in->card_id, (long long)ver, i + 1);
-      rc = post_tx(c, &sp, &out->spawned[i]);
-      out->n_spawned = i + 1;
-      if (rc != STORE_OK)
-        return rc;
-    }
-  }
   return STORE_OK;
 }
 
@@ -635,8 +640,8 @@ static int events_of(struct store_conn *c, const PGresult *res,
     e->conversation_id = store_field_i64(res, r, 5);
     e->seq = store_field_i64(res, r, 6);
     e->at_ms = store_field_i64(res, r, 7);
-    (void)bytea_of(res, r, 9, e->hash, 32);
-    if (!(e->payload = dup_field(res, r, 8))) {
+    (void)store_bytea_field(res, r, 9, e->hash, 32);
+    if (!(e->payload = store_field_dup(res, r, 8))) {
       for (int k = 0; k < r; k++)
         store_card_event_clear(&v[k]);
       free(v);
@@ -725,244 +730,3 @@ int store_card_feed_events(struct store_conn *c,
   return rc;
 }
 
-/* ---- facts ---- */
-
-int store_card_manages(struct store_conn *c, int64_t manager_id,
-                       const int64_t *ids, size_t n, bool *out)
-{
-  char mb[STORE_I64_BUF];
-  char *arr;
-  PGresult *res = NULL;
-  int rc;
-
-  store_clear(c);
-  if (!n) {
-    *out = false;
-    return STORE_OK;
-  }
-  if (!(arr = store_i64_array_text(ids, n)))
-    return store_fail(c, STORE_EINTERNAL, "out of memory");
-  {
-    const char *p[2] = {store_i64(mb, manager_id), arr};
-    rc = store_exec(c, &res, "SELECT herald_manages_any($1::bigint,"
-                    " $2::bigint[])", 2, p);
-  }
-  free(arr);
-  if (rc != STORE_OK)
-    return rc;
-  *out = store_field_bool(res, 0, 0);
-  PQclear(res);
-  return STORE_OK;
-}
-
-int store_card_people_check(struct store_conn *c, int64_t conversation_id,
-                            const int64_t *ids, size_t n, int *bad, int *why)
-{
-  char cb[STORE_I64_BUF];
-  char *arr;
-  PGresult *res = NULL;
-  int rc;
-
-  store_clear(c);
-  *bad = -1;
-  *why = 0;
-  if (!n)
-    return STORE_OK;
-  if (!(arr = store_i64_array_text(ids, n)))
-    return store_fail(c, STORE_EINTERNAL, "out of memory");
-  {
-    const char *p[2] = {arr, store_i64(cb, conversation_id)};
-    rc = store_exec(c, &res,
-                    "SELECT x.o - 1, CASE WHEN u.id IS NULL OR NOT u.active"
-                    " THEN 1 ELSE 2 END"
-                    " FROM unnest($1::bigint[]) WITH ORDINALITY AS x(id, o)"
-                    " LEFT JOIN users u ON u.id = x.id"
-                    " LEFT JOIN members m ON m.user_id = x.id"
-                    "  AND m.conversation_id = $2::bigint"
-                    "  AND m.left_seq IS NULL"
-                    " WHERE u.id IS NULL OR NOT u.active OR m.user_id IS NULL"
-                    " ORDER BY x.o LIMIT 1", 2, p);
-  }
-  free(arr);
-  if (rc != STORE_OK)
-    return rc;
-  if (PQntuples(res) == 1) {
-    *bad = (int)store_field_i64(res, 0, 0);
-    *why = (int)store_field_i64(res, 0, 1);
-  }
-  PQclear(res);
-  return STORE_OK;
-}
-
-int store_card_okrs(struct store_conn *c, int64_t owner, const char *period,
-                    char **json)
-{
-  char ob[STORE_I64_BUF];
-  const char *p[2] = {store_i64(ob, owner), period ? period : ""};
-  PGresult *res = NULL;
-  int rc;
-
-  store_clear(c);
-  rc = store_exec(c, &res,
-                  "SELECT coalesce(jsonb_agg(jsonb_build_object('card', k.id,"
-                  " 'state', k.state) ORDER BY k.id), '[]'::jsonb)::text"
-                  " FROM cards k WHERE k.type = 'okr'"
-                  " AND k.state ->> 'owner' = $1 AND k.state ->> 'period' = $2",
-                  2, p);
-  if (rc != STORE_OK)
-    return rc;
-  *json = dup_field(res, 0, 0);
-  PQclear(res);
-  return *json ? STORE_OK : store_fail(c, STORE_EINTERNAL, "out of memory");
-}
-
-int store_device_key_set(struct store_conn *c, int64_t user_id,
-                         const char *dev, const uint8_t pub[32])
-{
-  char ub[STORE_I64_BUF], hx[65];
-  PGresult *res = NULL;
-  int rc;
-
-  store_clear(c);
-  if (!dev || !*dev || strlen(dev) > 100)
-    return store_fail(c, STORE_EINVAL, "device name must be 1-100 bytes");
-  hex_of(pub, 32, hx);
-  {
-    const char *p[3] = {store_i64(ub, user_id), dev, hx};
-    /* Find or create the device (as a login does) and set its key only
-     * while it has none; the answer says whether the key is now ours. */
-    rc = store_exec(c, &res,
-                    "INSERT INTO devices (user_id, name, last_seen_at,"
-                    " sign_public_key)"
-                    " VALUES ($1::bigint, $2, herald_now(), decode($3, 'hex'))"
-                    " ON CONFLICT (user_id, name)"
-                    "  WHERE name <> '' AND revoked_at IS NULL"
-                    " DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at,"
-                    "  sign_public_key = coalesce(devices.sign_public_key,"
-                    "  EXCLUDED.sign_public_key)"
-                    " RETURNING sign_public_key = decode($3, 'hex')",
-                    3, p);
-  }
-  if (rc == STORE_EEXISTS)
-    return store_fail(c, STORE_EEXISTS, "this key belongs to another device");
-  if (rc != STORE_OK)
-    return rc;
-  rc = PQntuples(res) == 1 && store_field_bool(res, 0, 0)
-           ? STORE_OK
-           : store_fail(c, STORE_EEXISTS, "device \"%s\" already has a "
-                        "different key", dev);
-  PQclear(res);
-  return rc;
-}
-
-int store_device_key_get(struct store_conn *c, int64_t user_id,
-                         const char *dev, uint8_t pub[32], bool *found)
-{
-  char ub[STORE_I64_BUF];
-  const char *p[2] = {store_i64(ub, user_id), dev};
-  PGresult *res = NULL;
-  int rc;
-
-  store_clear(c);
-  rc = store_exec(c, &res,
-                  "SELECT sign_public_key FROM devices WHERE user_id ="
-                  " $1::bigint AND name = $2 AND name <> ''"
-                  " AND revoked_at IS NULL AND sign_public_key IS NOT NULL",
-                  2, p);
-  if (rc != STORE_OK)
-    return rc;
-  *found = PQntuples(res) == 1 && bytea_of(res, 0, 0, pub, 32) == 0;
-  PQclear(res);
-  return STORE_OK;
-}
-
-/* ---- reminders ---- */
-
-int store_card_reminders_claim(struct store_conn *c, const char *node,
-                               int lease_s, size_t limit, int64_t **ids,
-                               size_t *n)
-{
-  char lb[STORE_I64_BUF], nb[STORE_I64_BUF];
-  const char *p[3] = {node, store_i64(lb, lease_s),
-                      store_i64(nb, (int64_t)limit)};
-  PGresult *res = NULL;
-  int rc, rows;
-
-  store_clear(c);
-  *ids = NULL;
-  *n = 0;
-  rc = store_exec(c, &res,
-                  "WITH due AS (SELECT id FROM cards"
-                  " WHERE next_reminder_at <= herald_now()"
-                  " AND (claim_expires_at IS NULL"
-                  "  OR claim_expires_at < herald_now())"
-                  " ORDER BY next_reminder_at LIMIT $3::bigint"
-                  " FOR UPDATE SKIP LOCKED)"
-                  " UPDATE cards k SET claimed_by = $1,"
-                  " claim_expires_at = herald_now() + $2::integer"
-                  "  * interval '1 second'"
-                  " FROM due WHERE k.id = due.id RETURNING k.id", 3, p);
-  if (rc != STORE_OK)
-    return rc;
-  rows = PQntuples(res);
-  if (rows > 0 && !(*ids = calloc((size_t)rows, sizeof(int64_t)))) {
-    PQclear(res);
-    return store_fail(c, STORE_EINTERNAL, "out of memory");
-  }
-  for (int r = 0; r < rows; r++)
-    (*ids)[r] = store_field_i64(res, r, 0);
-  *n = (size_t)rows;
-  PQclear(res);
-  return STORE_OK;
-}
-
-int store_card_reminder_defer(struct store_conn *c, int64_t card_id,
-                              int64_t at_ms)
-{
-  char cb[STORE_I64_BUF], ab[STORE_I64_BUF];
-  const char *p[2] = {store_i64(cb, card_id),
-                      at_ms ? store_i64(ab, at_ms) : NULL};
-
-  store_clear(c);
-  return store_exec(c, NULL,
-                    "UPDATE cards SET next_reminder_at ="
-                    " herald_ms_time($2::bigint), claimed_by = NULL,"
-                    " claim_expires_at = NULL WHERE id = $1::bigint", 2, p);
-}
-
-/* ---- task_after ---- */
-
-static void due_from_row(const PGresult *res, int r, void *elem)
-{
-  struct store_task_due *d = elem;
-
-  d->conversation_id = store_field_i64(res, r, 0);
-  d->user_id = store_field_i64(res, r, 1);
-  d->seq = store_field_i64(res, r, 2);
-  d->upto = store_field_i64(res, r, 3);
-  d->count = store_field_i64(res, r, 4);
-  d->sender_id = store_field_i64(res, r, 5);
-  d->sent_at_ms = store_field_i64(res, r, 6);
-  store_field(res, r, 7, d->body, sizeof(d->body));
-  store_field(res, r, 8, d->title, sizeof(d->title));
-  d->marker = store_field_i64(res, r, 9);
-}
-
-int store_task_due(struct store_conn *c, size_t limit,
-                   struct store_task_due **out, size_t *n)
-{
-  char lb[STORE_I64_BUF];
-  const char *p[1] = {store_i64(lb, (int64_t)limit)};
-  PGresult *res = NULL;
-  int rc;
-
-  store_clear(c);
-  if (limit < 1)
-    return store_fail(c, STORE_EINVAL, "limit must be at least 1");
-  rc = store_exec(c, &res, "SELECT * FROM herald_task_due($1::integer)", 1, p);
-  if (rc == STORE_OK)
-    rc = store_rows(c, res, sizeof(struct store_task_due), due_from_row,
-                    (void **)out, n);
-  PQclear(res);
-  return rc;
-}

@@ -1436,11 +1436,12 @@ struct store_card_post {
   int64_t conversation_id;
   const char *body;            /* the message body: the card JSON as posted */
   struct store_card_new card;
-  /* task_after automation: move members.tasked_seq of task_user in the
-   * conversation from task_marker to task_upto in the same transaction;
+  /* task_after automation: move members.tasked_seq of task_user in
+   * conversation task_conv (where the unread messages are; the card may
+   * go elsewhere) from task_marker to task_upto in the same transaction;
    * when it is no longer task_marker nothing is stored and the result is
    * STORE_EEXISTS (another server did it). task_user 0: none. */
-  int64_t task_user, task_marker, task_upto;
+  int64_t task_user, task_conv, task_marker, task_upto;
 };
 
 struct store_card_posted {
@@ -1660,5 +1661,77 @@ int store_embedded_stop(struct store_embedded *e);
  * $XDG_DATA_HOME/herald, else ~/.local/share/herald. STORE_OK, or
  * STORE_EINVAL when no home directory is known or buf is too small. */
 int store_default_data_dir(char *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Card audit (card_audit.c): read-only walks over the cards and their
+ * hash-chained events (SPEC §8) for heraldctl audit. Storage only hands
+ * over the rows; recomputing the chain is cards/'s (card_event_hash).
+ * A walk runs in one REPEATABLE READ READ ONLY transaction, so it sees one
+ * consistent snapshot while servers keep appending, and pages through the
+ * tables in constant memory. */
+
+#define STORE_CARD_HASH_LEN 32
+#define STORE_CARD_SIG_LEN 64
+#define STORE_CARD_PUB_LEN 32
+#define STORE_CARD_KIND_MAX 160    /* 40 characters of up to 4 bytes */
+#define STORE_DEVICE_NAME_MAX 400  /* 100 characters of up to 4 bytes */
+
+/* Rows handed to a visitor; their strings are borrowed for the duration of
+ * the callback only. */
+struct store_audit_card {
+  int64_t id;
+  char type[16];            /* task, okr, interview */
+  int64_t version;
+  bool has_head;            /* cards.head_hash is not NULL */
+  uint8_t head[STORE_CARD_HASH_LEN];
+  int64_t created_by_user;  /* 0 = none */
+  const char *state;        /* cards.state as JSON text */
+};
+
+struct store_audit_event {
+  int64_t card, seq;
+  int64_t actor_user, actor_bot;  /* 0 = none */
+  int64_t at_ms;                  /* `at`, in ms, truncated */
+  char kind[STORE_CARD_KIND_MAX + 1];
+  const char *payload;            /* jsonb as text */
+  bool has_prev;
+  uint8_t prev[STORE_CARD_HASH_LEN], hash[STORE_CARD_HASH_LEN];
+};
+
+struct store_audit_signature {
+  int64_t card, version, signer;
+  char signer_login[STORE_LOGIN_MAX + 1];
+  int64_t device_id;
+  char device[STORE_DEVICE_NAME_MAX + 1];   /* devices.name: the `dev` */
+  bool has_pub;                             /* devices.sign_public_key set */
+  uint8_t pub[STORE_CARD_PUB_LEN];
+  uint8_t hash[STORE_CARD_HASH_LEN], sig[STORE_CARD_SIG_LEN];
+  int64_t at_ms;
+};
+
+/* Callbacks (any may be NULL): `card` before the card's events, `event`
+ * for each in event_seq order, `signature` for each (export only, by
+ * version then signer), `card_end` after them. A callback returning
+ * non-zero stops the walk, which then returns that value. */
+struct store_audit_visitor {
+  int (*card)(void *arg, const struct store_audit_card *card);
+  int (*event)(void *arg, const struct store_audit_event *ev);
+  int (*signature)(void *arg, const struct store_audit_signature *sig);
+  int (*card_end)(void *arg, const struct store_audit_card *card);
+  void *arg;
+};
+
+/* Every card in id order with all its events. STORE_OK, STORE_EUNAVAIL,
+ * STORE_EINTERNAL, or a callback's non-zero value. */
+int store_card_audit_walk(struct store_conn *c,
+                          const struct store_audit_visitor *v);
+
+/* The interview records whose employee is the user `login` (state
+ * "employee"), in id order, with their state, events and signatures (and
+ * the signers' device keys). *user_id gets the user's id. STORE_ENOTFOUND
+ * 'unknown user "x"'; otherwise as store_card_audit_walk. */
+int store_card_audit_interviews(struct store_conn *c, const char *login,
+                                int64_t *user_id,
+                                const struct store_audit_visitor *v);
 
 #endif

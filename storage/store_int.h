@@ -116,4 +116,13 @@ int store_i64_array_parse(const char *s, int64_t **out, size_t *n);
 int store_ding_notes_of(struct store_conn *c, const PGresult *res, int col,
                         struct store_ding_note **notes, size_t *n_notes);
 
+/* Cards (cards.c): `n` bytes as lowercase hex into out (2n + 1 bytes);
+ * a bytea field in text form ("\\x...") of exactly n bytes into out (0,
+ * or -1 when NULL or another length); a field as a malloc'd string
+ * (NULL: out of memory). */
+void store_hex(const uint8_t *b, size_t n, char *out);
+int store_bytea_field(const PGresult *res, int r, int col, uint8_t *out,
+                      size_t n);
+char *store_field_dup(const PGresult *res, int r, int col);
+
 #endif

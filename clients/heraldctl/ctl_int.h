@@ -71,6 +71,9 @@ int ctl_reseal_robot_secrets(struct ctl *ctl, const struct hcr_master *old_m,
                              const struct hcr_master *new_m, long long *done);
 /* cmd_keys.c: master key rotation (database and key file). */
 int ctl_cmd_keys_rotate(struct ctl *ctl, int argc, char **argv);
+/* cmd_audit.c: the cards' hash chains and an employee's signed history. */
+int ctl_cmd_audit_verify(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_audit_export(struct ctl *ctl, int argc, char **argv);
 /* cmd_quiet.c: quiet-hours policies. */
 int ctl_cmd_quiet_show(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_quiet_set(struct ctl *ctl, int argc, char **argv);

@@ -31,4 +31,7 @@ help=$("$HERALDCTL" --help)
 for cmd in init "user add" "user list" "user deactivate" "group create" "group add-member" "group list" "group automate" "bot create" "bot robot" "keys rotate" "quiet show" "quiet set" "quiet org" "ding schedule" "card post" "card act" "card edit" "card show"; do
   expect_contains "$help" "$cmd" "heraldctl --help"
 done
+for cmd in "audit verify" "audit export"; do
+  expect_contains "$help" "$cmd" "heraldctl --help"
+done
 echo "cli help: ok"

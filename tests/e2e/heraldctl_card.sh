@@ -46,4 +46,6 @@ expect_contains "$out" "card $id task ver 3" "card show header"
 expect_contains "$out" "Ship it today" "card show state"
 expect_contains "$out" "event 1 created" "card show events"
 expect_contains "$out" "event 3 edited" "card show last event"
+# The chain the server wrote verifies with the auditor's tool.
+out=$("$HERALDCTL" --data-dir "$D" audit verify) || fail "audit verify: $out"
 echo "heraldctl card: ok"

@@ -50,7 +50,9 @@ static uint64_t create_automated(struct peer *p, const char *title,
   f.u.conv_create.members = members;
   f.u.conv_create.nmembers = n;
   f.u.conv_create.remind_after = remind_after;
-  f.u.conv_create.task_after = 2 * remind_after;
+  /* Beyond the hours the tests move messages back: task cards (issue 6)
+   * are tested in test_cards.c and would add feed entries here. */
+  f.u.conv_create.task_after = 4 * remind_after;
   CHECK_INT(peer_request(p, &f, &r), ==, 0);
   conv = r.u.result.conv;
   proto_frame_cleanup(&r);
@@ -88,7 +90,7 @@ TEST(reminders_live_replayed_once)
   group = create_automated(pa, "Standup", ids, 3, 3600);
   CHECK_INT(e2e_query_int(&srv, "SELECT remind_after + task_after"
                                 " FROM conversations WHERE title = "
-                                "'Standup'"), ==, 3600 + 7200);
+                                "'Standup'"), ==, 3600 + 4 * 3600);
   pb = peer_new(srv.url, "bob", NULL, true);
   pc = peer_new(srv.url, "carol", NULL, true);
 

@@ -18,7 +18,9 @@
  *   - schema errors name the field over the wire;
  *   - an overdue task's reminder comes after the test clock passes its
  *     due time, not during the assignee's quiet hours but when they end,
- *     once.
+ *     once;
+ *   - task_after: a message left unread past the threshold becomes one
+ *     task card for the member, live, in their own conversation.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -371,6 +373,17 @@ TEST(interview_workflow)
               " WHERE k.id = %llu AND k.head_hash = e.hash",
               (unsigned long long)iv), ==, 1);
 
+  /* The auditor's tool verifies every chain the server wrote (the OKR's
+   * progress is a real number, stored as jsonb). */
+  {
+    char cmd[1200];
+    const char *ctl = getenv("HERALDCTL");
+    CHECK(ctl != NULL);
+    snprintf(cmd, sizeof(cmd), "'%s' --db '%s' audit verify >/dev/null", ctl,
+             srv.db);
+    CHECK_INT(system(cmd), ==, 0);
+  }
+
   /* Replay: a new device of bob's gets every event from the feed, with
    * the state of each version. */
   late = peer_new(srv.url, "bob", NULL, true);
@@ -441,6 +454,31 @@ TEST(actions_and_errors)
     CHECK_INT(action(pc, task, "comment", "{\"text\":\"hi\"}", "c-1", 0, NULL),
               ==, PROTO_E_NOT_FOUND);
     peer_free(pc);
+  }
+
+  /* Bob's device goes offline; what happens meanwhile comes in its
+   * replay, once, and nothing it had comes again. */
+  {
+    char dir[] = "/tmp/herald-e2e-cards-XXXXXX", cmd[64];
+    struct peer *pb2;
+    size_t before;
+
+    CHECK(mkdtemp(dir) != NULL);
+    pb2 = peer_new(srv.url, "bob", dir, true);
+    wait_event(pb2, task, 3);
+    peer_free(pb2);
+    CHECK_INT(action(pa, task, "comment", "{\"text\":\"thanks\"}", "cm-1", 0,
+                     &ver), ==, 0);
+    CHECK_INT(ver, ==, 4);
+    pb2 = peer_new(srv.url, "bob", dir, true);
+    wait_event(pb2, task, 4);
+    before = pb2->ncards;
+    CHECK_INT(before, ==, 1);         /* only the event it missed */
+    CHECK_STR(pb2->cards[0].ev, "comment");
+    CHECK(pb2->cards[0].fs > 0);      /* from the feed */
+    peer_free(pb2);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_INT(system(cmd), ==, 0);
   }
 
   /* Schema errors name the field. */
@@ -538,6 +576,67 @@ TEST(overdue_task_reminded_after_quiet_hours)
   CHECK_INT(q("SELECT count(*) FROM card_events WHERE card_id = %llu AND"
               " kind = 'reminder'", (unsigned long long)task), ==, 1);
 
+  peer_free(pb);
+  proto_frame_cleanup(&last);
+  e2e_server_stop(&srv);
+}
+
+/* ---- task_after ---- */
+
+static bool has_created_task(void *arg)
+{
+  struct peer *p = arg;
+
+  for (size_t i = 0; i < p->ncards; i++)
+    if (strcmp(p->cards[i].ev, "created") == 0 && p->cards[i].actor == 0 &&
+        strstr(p->cards[i].payload, "automation"))
+      return true;
+  return false;
+}
+
+TEST(task_after_makes_a_private_task)
+{
+  static const char *const extra[] = {"--sweep-interval", "1", NULL};
+  int64_t alice, bob;
+  uint64_t ids[1], conv;
+  struct peer *pa, *pb;
+  struct proto_frame f, r;
+
+  e2e_server_init(&srv);
+  e2e_clock_use(&srv, e2e_ms(&srv, "2026-11-30 10:00:00+00"));
+  alice = e2e_org(&srv, "alice");
+  bob = e2e_user(&srv, "bob");
+  e2e_server_start(&srv, extra);
+  pa = peer_new(srv.url, "alice", NULL, true);
+  pb = peer_new(srv.url, "bob", NULL, true);
+  ids[0] = (uint64_t)bob;
+  proto_frame_init(&f, PROTO_T_CONV_CREATE);
+  f.u.conv_create.type = PROTO_CONV_GROUP;
+  f.u.conv_create.title = (struct proto_str){"Ops", 3};
+  f.u.conv_create.members = ids;
+  f.u.conv_create.nmembers = 1;
+  f.u.conv_create.task_after = 600;
+  CHECK_INT(peer_request(pa, &f, &r), ==, 0);
+  conv = r.u.result.conv;
+  proto_frame_cleanup(&r);
+  peer_say(pa, conv, "please renew the certificate");
+
+  /* Ten minutes unread: one task card for bob, in his own conversation,
+   * delivered live; alice (the sender, in the group) sees nothing. */
+  e2e_clock_advance(&srv, 11 * 60);
+  peer_wait(has_created_task, pb, 20000, "bob's task card");
+  CHECK_INT(q("SELECT count(*) FROM cards k JOIN conversations c ON"
+              " c.id = k.conversation_id WHERE c.kind = 'direct' AND"
+              " k.state->'assignees' = '[%lld]' AND"
+              " k.state->'source'->>'seq' = '1' AND"
+              " k.state->>'title' LIKE '%%renew the certificate%%'",
+              (long long)bob), ==, 1);
+  usleep(2500 * 1000);
+  CHECK_INT(q("SELECT count(*) FROM cards"), ==, 1);
+  CHECK(!has_created_task(pa));
+  (void)alice;
+
+  peer_free(pa);
   peer_free(pb);
   proto_frame_cleanup(&last);
   e2e_server_stop(&srv);

@@ -239,6 +239,51 @@ TEST(post_append_chain_feed)
   store_close(k.c);
 }
 
+/* A feed page of big card events is cut so the frame stays bounded, and
+ * the rest follows on the next page. */
+TEST(feed_page_cut_by_payload_size)
+{
+  struct cast k = setup(0);
+  struct store_card_posted p;
+  int64_t card = post(&k, k.alice, "c1", "{\"type\":\"task\"}", &p);
+  char *big = malloc(20000), *state = malloc(20100);
+  struct store_feed_entry *fe = NULL;
+  struct store_card_event *cev = NULL;
+  struct proto_card_event *items = NULL;
+  size_t nfe = 0, nitems = 0, kept;
+
+  CHECK(big && state);
+  memset(big, 'x', 19999);
+  big[19999] = '\0';
+  snprintf(state, 20100, "{\"type\":\"task\",\"note\":\"%s\"}", big);
+  for (int i = 0; i < 40; i++) {
+    struct store_card_appended a;
+    struct store_card_append in = {
+      .card_id = card, .base_version = 1 + i,
+      .actor_kind = STORE_PRINCIPAL_USER, .actor_id = k.alice,
+      .kind = "edited", .state = state, .payload = state};
+    memset(&a, 0, sizeof a);
+    CHECK_INT(store_card_append(k.c, &in, &a), ==, STORE_OK);
+    store_card_appended_clear(&a);
+  }
+  CHECK_INT(store_feed_after(k.c, k.bob, 0, 64, &fe, &nfe), ==, STORE_OK);
+  CHECK_INT(nfe, ==, 41);
+  kept = nfe;
+  CHECK_INT(srv_card_feed_page(k.c, fe, &kept, &cev, &items, &nitems), ==, 1);
+  printf("# a page keeps %zu of 41 events of ~20 KB\n", kept);
+  CHECK(kept > 1 && kept < 20);
+  CHECK_INT(nitems, ==, kept);
+  CHECK_INT(items[0].ver, ==, 1);
+  CHECK_INT(items[kept - 1].ver, ==, (int64_t)kept);
+  CHECK_INT(items[kept - 1].fs, ==, fe[kept - 1].fs);
+  srv_card_feed_free(cev, items, nitems);
+  free(fe);
+  free(big);
+  free(state);
+  store_card_posted_clear(&p);
+  store_close(k.c);
+}
+
 /* ---- races ---- */
 
 #define THREADS 4
@@ -517,8 +562,15 @@ TEST(task_after_makes_one_task_card)
               " state->'assignees' = '[%lld]' AND"
               " state->'source'->>'kind' = 'automation'", (long long)k.bob),
             ==, 1);
-  CHECK_INT(q("SELECT tasked_seq FROM members WHERE user_id = %lld",
-              (long long)k.bob), ==, 1);
+  CHECK_INT(q("SELECT tasked_seq FROM members WHERE user_id = %lld AND"
+              " conversation_id = %lld", (long long)k.bob, (long long)k.group),
+            ==, 1);
+  /* In bob's note-to-self conversation, not in the group. */
+  CHECK_INT(q("SELECT count(*) FROM cards k JOIN conversations c ON"
+              " c.id = k.conversation_id WHERE c.kind = 'direct' AND"
+              " k.conversation_id <> %lld", (long long)k.group), ==, 1);
+  CHECK_INT(q("SELECT count(*) FROM feed WHERE user_id = %lld AND"
+              " kind = 'card'", (long long)k.alice), ==, 0);
   /* Once. */
   CHECK_INT(srv_card_tasks_run(k.c, &made, &n), ==, STORE_OK);
   CHECK_INT(n, ==, 0);

@@ -295,4 +295,58 @@ TEST(type_names_and_people)
   tc_free(&c);
 }
 
+/* Every prefix of valid bodies, and each with one byte changed to each of
+ * a few troublesome bytes: refused with a code and a message, or accepted;
+ * never a crash or a leak (the sanitizers watch). */
+TEST(truncated_and_mangled_bodies)
+{
+  static const char *const bodies[] = {
+      TASK_OK ",\"due\":\"2026-10-01T09:00:00.5+08:00\",\"priority\":"
+              "\"high\",\"description\":\"\\u4efb\\n\"}",
+      OKR_OK ",{\"title\":\"b\",\"start\":1.5,\"target\":-2,"
+             "\"confidence\":0.25}],\"parent\":3}",
+      IV_OK ",\"sections\":{\"notes\":\"n\",\"action_items\":[{\"text\":"
+            "\"a\",\"owner\":5,\"due\":\"2026-10-15T18:00:00Z\"}]}}"};
+  static const char bad[] = {'\0', '"', '\\', '{', ']', '9', '-', '\xff',
+                             '\xc3', ' '};
+  struct card_actor u = user(3);
+  struct card_ctx x = {.now_ms = T0};
+  long accepted = 0, refused = 0;
+
+  for (size_t b = 0; b < sizeof bodies / sizeof bodies[0]; b++) {
+    size_t len = strlen(bodies[b]);
+    char *m = malloc(len + 1);
+    CHECK(m != NULL);
+    for (size_t n = 0; n <= len; n++) {
+      for (size_t k = 0; k <= sizeof bad; k++) {
+        struct card_change ch = {0};
+        struct proto_error err = {0};
+        enum card_type t;
+        size_t mlen = n;
+        int rc;
+        memcpy(m, bodies[b], len + 1);
+        if (k < sizeof bad) {   /* whole body, byte n replaced */
+          if (n == len)
+            continue;
+          m[n] = bad[k];
+          mlen = len;
+        }
+        rc = card_create(m, mlen, &u, &x, &t, &ch, &err);
+        if (rc == 0) {
+          accepted++;
+          CHECK(ch.state != NULL);
+        } else {
+          refused++;
+          CHECK(rc == PROTO_E_INVALID_CARD || rc == PROTO_E_FORBIDDEN);
+          CHECK(err.msg[0] != '\0' && ch.state == NULL);
+        }
+        card_change_clear(&ch);
+      }
+    }
+    free(m);
+  }
+  CHECK(accepted > 3);
+  CHECK(refused > 1000);
+}
+
 TEST_MAIN()
