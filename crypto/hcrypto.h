@@ -310,6 +310,53 @@ void hcr_keycache_stats(struct hcr_keycache *kc,
                         struct hcr_keycache_stats *out);
 
 /*
+ * HMAC-SHA256 and robot secrets (hmac.c). The robot webhook's signature is
+ * HMAC-SHA256 keyed by a secret the server must hold, so the secret is
+ * stored sealed under the master key:
+ *
+ *   master id (8, big-endian) | nonce (24) | ciphertext (len) | tag (16)
+ *
+ * XChaCha20-Poly1305, associated data "herald.robotsecret.v1" | bot_id (8,
+ * big-endian), so a sealed secret moved to another bot does not open. Any
+ * thread.
+ */
+#define HCR_HMAC_LEN 32
+#define HCR_SECRET_MAX 128
+#define HCR_SECRET_SEALED_MAX (8 + 24 + HCR_SECRET_MAX + 16)
+
+/* HMAC-SHA256 of `len` bytes at `msg` under a key of any length. */
+void hcr_hmac_sha256(const void *key, size_t keylen, const void *msg,
+                     size_t len, uint8_t out[HCR_HMAC_LEN]);
+
+/* Constant-time comparison of two buffers of `len` bytes: 1 when equal. */
+int hcr_equal(const void *a, const void *b, size_t len);
+
+/* Seals `len` (1..HCR_SECRET_MAX) bytes of secret for `bot_id` under `m`
+ * into `out`, *outlen bytes. HCR_OK or HCR_EINVAL (length). */
+int hcr_secret_seal(const struct hcr_master *m, int64_t bot_id,
+                    const char *secret, size_t len,
+                    uint8_t out[HCR_SECRET_SEALED_MAX], size_t *outlen);
+
+/* The id of the master key a sealed secret needs. HCR_OK or HCR_EINVAL. */
+int hcr_secret_master_id(const uint8_t *blob, size_t len, uint64_t *id);
+
+/* Opens a sealed secret into `out` (NUL-terminated, *outlen bytes; the
+ * caller wipes it). HCR_EINVAL bad length, HCR_EMISMATCH wrong key, wrong
+ * bot or altered blob (out is wiped then). */
+int hcr_secret_open(const struct hcr_master *m, int64_t bot_id,
+                    const uint8_t *blob, size_t len,
+                    char out[HCR_SECRET_MAX + 1], size_t *outlen);
+
+/* The robot webhook's signature (DingTalk's scheme): standard base64 of
+ * HMAC-SHA256 keyed by the secret over timestamp "\n" secret, 44
+ * characters; the caller URL-decodes the `sign` parameter before comparing.
+ * `timestamp` is the decimal text as received (at most 32 bytes). HCR_OK or
+ * HCR_EINVAL. */
+#define HCR_ROBOT_SIGN_LEN 44
+int hcr_robot_sign(const char *secret, size_t len, const char *timestamp,
+                   char out[HCR_ROBOT_SIGN_LEN + 1]);
+
+/*
  * Hashing and signatures (sign.c), for the cards of SPEC §8: SHA-256 (the
  * content hash of a card and the links of its event chain) and Ed25519
  * (clients sign an interview record with their device key; the server and

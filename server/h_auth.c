@@ -144,9 +144,10 @@ static void auth_done(struct srv_dbjob *job)
     goto out;
   }
   s->state = SRV_SESS_READY;
-  if (aj->who.kind == STORE_PRINCIPAL_BOT)
+  if (aj->who.kind == STORE_PRINCIPAL_BOT) {
     s->bot_id = aj->who.id;
-  else
+    s->bot_rate = aj->who.rate_limit_per_minute;
+  } else
     s->uid = aj->who.id;
   s->role = aj->who.role;
   memcpy(s->token_hash, aj->token_hash, sizeof(s->token_hash));

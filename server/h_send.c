@@ -13,13 +13,20 @@
  *
  * A DING is committed with its message (its recipients checked by the
  * database, per message); after the publish come its alerts (ding.c).
+ *
+ * Bots' HTTP posts and robot webhook calls take the same path
+ * (srv_send_bot, send_int.h): a job without a session, whose outcome goes
+ * to a callback instead of an ack frame. Every message of a bot, whichever
+ * way it comes, counts against its rate limit (botrate_int.h).
  */
+#include "botrate_int.h"
 #include "dbpool_int.h"
 #include "delivery_int.h"
 #include "ding_int.h"
 #include "dispatch_int.h"
 #include "log_int.h"
 #include "server_int.h"
+#include "send_int.h"
 #include "session_int.h"
 
 #include "store.h"
@@ -34,7 +41,10 @@
 
 struct send_job {
   struct srv_dbjob job;
-  struct srv_session *s;       /* holds a reference */
+  struct srv_server *srv;
+  struct srv_session *s;       /* holds a reference; NULL: an HTTP caller */
+  srv_send_cb cb;              /* without a session: told the outcome */
+  void *cb_arg;
   uint64_t req;
   struct store_send in;
   struct store_send_result out;
@@ -117,49 +127,71 @@ static void publish(struct srv_server *srv, struct send_job *sj)
   srv_delivery_publish_msg(srv, &f);
 }
 
+/* The outcome of a stored (or refused) send, for either kind of caller. */
+static void send_outcome(const struct send_job *sj, struct srv_send_outcome *o)
+{
+  memset(o, 0, sizeof(*o));
+  if (sj->job.rc != STORE_OK) {
+    o->code = srv_code_from_store(sj->job.rc);
+    return;
+  }
+  if (sj->out.rc != STORE_OK) {
+    int nf = sj->out.rc == STORE_ENOTFOUND;
+
+    o->code = srv_code_from_store(sj->out.rc);
+    o->not_member = nf;
+    switch (sj->out.ding_fault) {
+    case STORE_DING_NOT_MEMBER:
+      snprintf(o->field, sizeof(o->field), "to[%d]", sj->out.ding_fault_at);
+      snprintf(o->why, sizeof(o->why), "user %lld is not a member of the "
+               "conversation", (long long)sj->to[sj->out.ding_fault_at]);
+      break;
+    case STORE_DING_SENDER:
+      snprintf(o->field, sizeof(o->field), "to[%d]", sj->out.ding_fault_at);
+      snprintf(o->why, sizeof(o->why), "the sender cannot be a recipient");
+      break;
+    case STORE_DING_NO_RECIPIENTS:
+      snprintf(o->field, sizeof(o->field), "all");
+      snprintf(o->why, sizeof(o->why), "the conversation has no other member");
+      break;
+    default:
+      if (nf) {
+        snprintf(o->field, sizeof(o->field), "conv");
+        snprintf(o->why, sizeof(o->why),
+                 "no such conversation, or not a member");
+      }
+      break;
+    }
+    return;
+  }
+  o->conv = sj->out.conversation_id;
+  o->seq = sj->out.seq;
+  o->ts = sj->out.sent_at_ms;
+  o->dup = sj->out.dup;
+  o->tracked = sj->out.tracked;
+}
+
 static void send_done(struct srv_dbjob *job)
 {
   struct send_job *sj = (struct send_job *)job;
   struct srv_session *s = sj->s;
-  struct srv_server *srv = s->srv;
+  struct srv_server *srv = sj->srv;
+  struct srv_send_outcome o;
   struct proto_frame f;
 
-  s->inflight--;
-  if (job->rc != STORE_OK) {
-    srv_reply_error(s, sj->req, srv_code_from_store(job->rc), NULL, NULL);
-    goto out;
-  }
-  if (sj->out.rc != STORE_OK) {
-    int nf = sj->out.rc == STORE_ENOTFOUND;
-    char field[32] = "", why[128] = "";
-
-    switch (sj->out.ding_fault) {
-    case STORE_DING_NOT_MEMBER:
-      snprintf(field, sizeof(field), "to[%d]", sj->out.ding_fault_at);
-      snprintf(why, sizeof(why), "user %lld is not a member of the "
-               "conversation", (long long)sj->to[sj->out.ding_fault_at]);
-      break;
-    case STORE_DING_SENDER:
-      snprintf(field, sizeof(field), "to[%d]", sj->out.ding_fault_at);
-      snprintf(why, sizeof(why), "the sender cannot be a recipient");
-      break;
-    case STORE_DING_NO_RECIPIENTS:
-      snprintf(field, sizeof(field), "all");
-      snprintf(why, sizeof(why), "the conversation has no other member");
-      break;
-    default:
-      if (nf) {
-        snprintf(field, sizeof(field), "conv");
-        snprintf(why, sizeof(why), "no such conversation, or not a member");
-      }
-      break;
-    }
-    srv_reply_error(s, sj->req, srv_code_from_store(sj->out.rc),
-                    *field ? field : NULL, *why ? why : NULL);
+  if (s)
+    s->inflight--;
+  send_outcome(sj, &o);
+  if (o.code != 0) {
+    if (s)
+      srv_reply_error(s, sj->req, o.code, o.field[0] ? o.field : NULL,
+                      o.why[0] ? o.why : NULL);
+    else
+      sj->cb(sj->cb_arg, &o);
     goto out;
   }
   /* Acknowledge first: the sender learns its seq before its own copy. */
-  if (srv_session_open(s)) {
+  if (s && srv_session_open(s)) {
     proto_frame_init(&f, PROTO_T_ACK);
     f.id = sj->req;
     f.u.ack.cmid = (struct proto_str){sj->cmid, strlen(sj->cmid)};
@@ -169,6 +201,8 @@ static void send_done(struct srv_dbjob *job)
     f.u.ack.dup = sj->out.dup;
     srv_session_send(s, &f);
   }
+  if (!s)
+    sj->cb(sj->cb_arg, &o);
   if (sj->out.dup) {
     srv_delivery_hint(srv, sj->out.conversation_id, sj->out.seq);
   } else {
@@ -177,7 +211,8 @@ static void send_done(struct srv_dbjob *job)
       srv_ding_sent(srv, &sj->in, &sj->out);
   }
 out:
-  srv_session_unref(s);
+  if (s)
+    srv_session_unref(s);
   send_job_free(sj);
 }
 
@@ -224,6 +259,17 @@ int srv_h_send(struct srv_session *s, const struct proto_frame *f)
 
   if (in->body.len > (size_t)srv->cfg->max_body)
     return PROTO_E_BODY_TOO_LARGE;
+  /* A bot's messages, cards too, count against its rate limit. */
+  if (s->bot_id) {
+    int64_t wait = srv_botrate_take(srv, s->bot_id, s->bot_rate, srv_now_ms());
+    char why[128];
+
+    if (wait > 0) {
+      srv_botrate_message(why, sizeof(why), s->bot_rate, wait);
+      srv_reply_error(s, f->id, PROTO_E_TOO_MANY_REQUESTS, NULL, why);
+      return 0;
+    }
+  }
   /* A card is stored with its card row and first event in one
    * transaction of its own (h_card.c); the delivery layer fills the seq
    * order should it commit beside a writer batch. */
@@ -240,6 +286,7 @@ int srv_h_send(struct srv_session *s, const struct proto_frame *f)
   sj->body[in->body.len] = '\0';
   memcpy(sj->cmid, in->cmid.p, in->cmid.len);   /* ≤ 64, checked by decode */
   sj->job.done = send_done;
+  sj->srv = srv;
   sj->s = srv_session_ref(s);
   sj->req = f->id;
   sj->in.sender_kind = s->bot_id ? STORE_PRINCIPAL_BOT : STORE_PRINCIPAL_USER;
@@ -259,6 +306,59 @@ int srv_h_send(struct srv_session *s, const struct proto_frame *f)
     }
   }
   s->inflight++;
+  srv_dbpool_submit(srv->writer, &sj->job);
+  return 0;
+}
+
+int srv_send_bot(struct srv_server *srv, const struct srv_send_args *a,
+                 srv_send_cb cb, void *arg, int64_t *wait_ms)
+{
+  struct send_job *sj;
+  size_t cl = strlen(a->cmid);
+
+  *wait_ms = 0;
+  if (a->len > (size_t)srv->cfg->max_body)
+    return PROTO_E_BODY_TOO_LARGE;
+  if (cl < 1 || cl > PROTO_CMID_MAX)
+    return PROTO_E_BAD_VALUE;
+  if (srv_dbpool_pending(srv->writer) >= SEND_QUEUE_MAX)
+    return PROTO_E_TOO_MANY_REQUESTS;
+  if ((*wait_ms = srv_botrate_take(srv, a->bot_id, a->rate_per_minute,
+                                   srv_now_ms())) > 0)
+    return PROTO_E_TOO_MANY_REQUESTS;
+  if (!(sj = calloc(1, sizeof(*sj))) || !(sj->body = malloc(a->len + 1))) {
+    free(sj);
+    return PROTO_E_NOMEM;
+  }
+  memcpy(sj->body, a->body, a->len);
+  sj->body[a->len] = '\0';
+  memcpy(sj->cmid, a->cmid, cl + 1);
+  sj->job.done = send_done;
+  sj->srv = srv;
+  sj->cb = cb;
+  sj->cb_arg = arg;
+  sj->in.sender_kind = STORE_PRINCIPAL_BOT;
+  sj->in.sender_id = a->bot_id;
+  sj->in.cmid = sj->cmid;
+  sj->in.conversation_id = a->conv;
+  sj->in.kind = STORE_MSG_TEXT;
+  sj->in.body = sj->body;
+  sj->in.body_len = a->len;
+  sj->in.flagged = a->flagged;
+  if (a->urgency) {
+    if (a->nto && !(sj->to = malloc(a->nto * sizeof(*sj->to)))) {
+      send_job_free(sj);
+      return PROTO_E_NOMEM;
+    }
+    if (a->nto)
+      memcpy(sj->to, a->to, a->nto * sizeof(*sj->to));
+    sj->ding.urgency = (enum store_urgency)a->urgency;
+    sj->ding.all = a->all;
+    sj->ding.to = sj->to;
+    sj->ding.n_to = a->nto;
+    sj->in.kind = STORE_MSG_DING;
+    sj->in.ding = &sj->ding;
+  }
   srv_dbpool_submit(srv->writer, &sj->job);
   return 0;
 }

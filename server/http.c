@@ -4,9 +4,12 @@
  *
  *   GET /healthz                 "ok" while the process serves its loop
  *   GET /api/v1/reports/unread   the unread report (http_report.c)
+ *   the bot API and the robot webhook (http_bot.c, http_robot.c)
  *
- * Only GET is served: any other method gets 405 and the connection closes,
- * since the body it may carry is never read. An unknown path gets 404.
+ * A POST route gets its body read first (up to srv_http_body_max, else
+ * 413 and the connection closes). A method a route does not serve gets
+ * 405, and the connection closes when a body may follow that nobody
+ * reads. An unknown path gets 404.
  * Errors are JSON: {"error":{"code":"NAME","message":"...","field":"..."}}
  * with the names of proto_errors.h.
  *
@@ -23,6 +26,7 @@
 #include "proto.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,13 +62,47 @@ static void healthz(struct srv_http_req *req)
   srv_http_ok(req, "text/plain; charset=utf-8", body, 3);
 }
 
+/* A route is a method and a path; a `prefix` route also takes every path
+ * below it ("/api/v1/cards/" + "7/actions"), which its handler parses
+ * from req->rest. POST routes get their body read first (on_body). */
 static const struct http_route {
   const char *path;
+  int method;                   /* LWSHUMETH_GET or LWSHUMETH_POST */
+  bool prefix;
   route_fn fn;
 } routes[] = {
-  {"/healthz", healthz},
-  {"/api/v1/reports/unread", srv_http_report},
+  {"/healthz", LWSHUMETH_GET, false, healthz},
+  {"/api/v1/reports/unread", LWSHUMETH_GET, false, srv_http_report},
+  {"/api/v1/messages", LWSHUMETH_POST, false, srv_http_bot_message},
+  {"/api/v1/messages/", LWSHUMETH_GET, true, srv_http_bot_summary},
+  {"/api/v1/cards", LWSHUMETH_POST, false, srv_http_bot_card},
+  {"/api/v1/cards/", LWSHUMETH_POST, true, srv_http_bot_card_action},
+  {"/robot/send", LWSHUMETH_POST, false, srv_http_robot},
 };
+
+size_t srv_http_body_max(const struct srv_server *srv)
+{
+  return 6 * (size_t)srv->cfg->max_body + 16384;
+}
+
+/* The route for `path`: an exact match first, then the longest prefix. */
+static const struct http_route *route_of(const char *path)
+{
+  const struct http_route *best = NULL;
+
+  if (!path)
+    return NULL;
+  for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+    size_t n = strlen(routes[i].path);
+
+    if (!routes[i].prefix && strcmp(path, routes[i].path) == 0)
+      return &routes[i];
+    if (routes[i].prefix && strncmp(path, routes[i].path, n) == 0 &&
+        path[n] && (!best || n > strlen(best->path)))
+      best = &routes[i];
+  }
+  return best;
+}
 
 unsigned srv_http_status(int code)
 {
@@ -147,6 +185,7 @@ static void req_free(struct srv_http_req *req)
   if (req->counted)
     req->srv->http_reports--;
   free(req->body);
+  free(req->in);
   free(req);
 }
 
@@ -202,12 +241,17 @@ static int write_headers(struct srv_http_req *req)
                    : "Bearer realm=\"herald\", error=\"invalid_token\"",
                  &p, end))
     return -1;
-  if ((req->status == 429 || req->status == HTTP_STATUS_SERVICE_UNAVAILABLE) &&
-      add_header(wsi, WSI_TOKEN_HTTP_RETRY_AFTER, req->status == 429 ? "1" : "5",
-                 &p, end))
-    return -1;
+  if (req->status == 429 || req->status == HTTP_STATUS_SERVICE_UNAVAILABLE) {
+    char ra[16];
+
+    snprintf(ra, sizeof(ra), "%u", req->retry_after ? req->retry_after
+                                   : req->status == 429 ? 1u : 5u);
+    if (add_header(wsi, WSI_TOKEN_HTTP_RETRY_AFTER, ra, &p, end))
+      return -1;
+  }
   if (req->status == HTTP_STATUS_METHOD_NOT_ALLOWED &&
-      add_header(wsi, WSI_TOKEN_HTTP_ALLOW, "GET", &p, end))
+      add_header(wsi, WSI_TOKEN_HTTP_ALLOW, req->allow ? req->allow : "GET",
+                 &p, end))
     return -1;
   if (req->truncated &&
       lws_add_http_header_by_name(wsi, (const unsigned char *)
@@ -263,10 +307,97 @@ static int on_writeable(struct http_pss *pss)
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* Content-Length of the request: -1 when absent or malformed. */
+static long long content_length(struct lws *wsi)
+{
+  char buf[24];
+  long long v = 0;
+  int n;
+
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+    return -1;
+  n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+  if (n <= 0 || n > 18)
+    return -1;
+  for (int i = 0; i < n; i++) {
+    if (buf[i] < '0' || buf[i] > '9')
+      return -1;
+    v = v * 10 + (buf[i] - '0');
+  }
+  return v;
+}
+
+/* Refuses a request body before the route sees it: the robot webhook
+ * answers in its own (DingTalk's) shape, every other route with the JSON
+ * error. The connection closes after the reply. */
+static void refuse_body(struct srv_http_req *req, int code, const char *field,
+                        const char *msg)
+{
+  req->on_body = NULL;
+  req->close_after = true;
+  if (req->path && strcmp(req->path, "/robot/send") == 0)
+    srv_http_robot_refuse(req, code, msg);
+  else
+    srv_http_error(req, code, field, msg);
+}
+
+/* The body is complete (or there is none): runs the route. */
+static void run_body_route(struct srv_http_req *req)
+{
+  void (*fn)(struct srv_http_req *) = req->on_body;
+
+  req->on_body = NULL;
+  if (!req->in && !(req->in = calloc(1, 1))) {
+    srv_http_error(req, PROTO_E_NOMEM, NULL, NULL);
+  } else {
+    fn(req);
+  }
+  if (req->busy)
+    lws_set_timeout(req->wsi, PENDING_TIMEOUT_USER_OK, HTTP_TIMEOUT_S);
+  else
+    srv_http_send(req);
+}
+
+/* Appends a chunk of the body; refuses (413, then close) past the limit.
+ * Returns what the lws callback returns. */
+static int on_body(struct http_pss *pss, const void *in, size_t len)
+{
+  struct srv_http_req *req = pss ? pss->req : NULL;
+  size_t max;
+
+  if (!req || !req->on_body || req->body_failed)
+    return 0;
+  max = srv_http_body_max(req->srv);
+  if (req->in_len + len > max) {
+    char msg[96];
+
+    req->body_failed = true;
+    snprintf(msg, sizeof(msg), "request body larger than %zu bytes", max);
+    refuse_body(req, PROTO_E_BODY_TOO_LARGE, NULL, msg);
+    srv_http_send(req);
+    return 0;
+  }
+  if (req->in_len + len + 1 > req->in_cap) {
+    size_t cap = req->in_cap ? req->in_cap : 4096;
+    char *n;
+
+    while (cap < req->in_len + len + 1)
+      cap *= 2;
+    if (!(n = realloc(req->in, cap)))
+      return -1;
+    req->in = n;
+    req->in_cap = cap;
+  }
+  memcpy(req->in + req->in_len, in, len);
+  req->in_len += len;
+  req->in[req->in_len] = '\0';
+  return 0;
+}
+
 static int on_request(struct srv_server *srv, struct lws *wsi,
                       struct http_pss *pss, const char *path)
 {
-  const struct http_route *route = NULL;
+  const struct http_route *route;
   struct srv_http_req *req;
   char *uri;
   int urilen, method;
@@ -281,19 +412,51 @@ static int on_request(struct srv_server *srv, struct lws *wsi,
   lws_get_peer_simple(wsi, req->peer, sizeof(req->peer));
   pss->req = req;
   method = lws_http_get_uri_and_method(wsi, &uri, &urilen);
-  for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-    if (path && strcmp(path, routes[i].path) == 0)
-      route = &routes[i];
-  if (method != LWSHUMETH_GET) {
+  route = route_of(path);
+  if (route) {
+    req->path = route->path;
+    req->allow = route->method == LWSHUMETH_POST ? "POST" : "GET";
+    if (route->prefix)
+      snprintf(req->rest, sizeof(req->rest), "%s",
+               path + strlen(route->path));
+  }
+  if (route && method == LWSHUMETH_POST && route->method == LWSHUMETH_POST) {
+    long long cl = content_length(wsi);
+
+    req->on_body = route->fn;
+    if (cl > (long long)srv_http_body_max(srv)) {
+      /* Refused before reading it: answer, then close. */
+      char msg[96];
+
+      snprintf(msg, sizeof(msg), "request body larger than %zu bytes",
+               srv_http_body_max(srv));
+      refuse_body(req, PROTO_E_BODY_TOO_LARGE, NULL, msg);
+    } else if (cl < 0 &&
+               lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+      /* libwebsockets does not decode chunked request bodies. */
+      refuse_body(req, PROTO_E_BAD_VALUE, "Transfer-Encoding",
+                  "send the body with a Content-Length; chunked request "
+                  "bodies are not accepted");
+    } else if (cl <= 0) {
+      run_body_route(req);   /* no body will come */
+      return 0;
+    } else {
+      /* HTTP_BODY, then HTTP_BODY_COMPLETION; a client that stops
+       * sending its body is dropped. */
+      lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HTTP_TIMEOUT_S);
+      return 0;
+    }
+  } else if (route && method != route->method) {
     /* It may carry a body that nobody reads: answer, then close. */
-    req->close_after = true;
+    req->close_after = method != LWSHUMETH_GET;
     req->head = method == LWSHUMETH_HEAD;
-    if (route)
-      srv_http_error(req, PROTO_E_UNEXPECTED, NULL,
-                     "method not allowed: use GET");
-    else
-      srv_http_error(req, PROTO_E_NOT_FOUND, NULL, "no such path");
+    srv_http_error(req, PROTO_E_UNEXPECTED, NULL,
+                   route->method == LWSHUMETH_POST
+                     ? "method not allowed: use POST"
+                     : "method not allowed: use GET");
   } else if (!route) {
+    req->close_after = method != LWSHUMETH_GET;
+    req->head = method == LWSHUMETH_HEAD;
     srv_http_error(req, PROTO_E_NOT_FOUND, NULL, "no such path");
   } else {
     route->fn(req);
@@ -314,8 +477,11 @@ int srv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
   case LWS_CALLBACK_HTTP:
     return on_request(lws_context_user(lws_get_context(wsi)), wsi, pss, in);
   case LWS_CALLBACK_HTTP_BODY:
+    return on_body(pss, in, len);
   case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-    return 0;   /* bodies are not read: only GET is served (405 closes) */
+    if (pss && pss->req && pss->req->on_body && !pss->req->body_failed)
+      run_body_route(pss->req);
+    return 0;
   case LWS_CALLBACK_HTTP_WRITEABLE:
     return on_writeable(pss);
   case LWS_CALLBACK_CLOSED_HTTP:

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct lws;
 struct srv_server;
@@ -36,8 +37,20 @@ struct srv_http_req {
   bool truncated;               /* a report cut at its limit */
   bool close_after;             /* close the connection after the reply */
   bool head;                    /* HEAD: the headers without the body */
+  unsigned retry_after;         /* Retry-After seconds of a 429/503; 0:
+                                   the default (1 s, 5 s) */
   char *body;                   /* owned */
   size_t len;
+
+  /* The request body of a POST (http.c reads it before calling the
+   * route): NUL-terminated, at most srv_http_body_max bytes. */
+  char *in;
+  size_t in_len, in_cap;
+  const char *path;             /* the route's path (static), for prefixes */
+  char rest[256];               /* what follows a prefix route's path */
+  const char *allow;            /* the route's method, for 405 (static) */
+  void (*on_body)(struct srv_http_req *req); /* a POST waits for its body */
+  bool body_failed;             /* the body was refused (413): ignore it */
 
   /* Writing it (http.c). */
   bool ready;                   /* the reply is set */
@@ -73,6 +86,34 @@ void srv_http_error(struct srv_http_req *req, int code, const char *field,
  * connection is gone, frees the request. The request must not be used
  * after this call. */
 void srv_http_send(struct srv_http_req *req);
+
+/* The largest request body accepted: room for a message body of max-body
+ * bytes written entirely as JSON escapes, and then some. */
+size_t srv_http_body_max(const struct srv_server *srv);
+
+/* The bot API (http_bot.c), Authorization: Bearer <bot token>:
+ *   POST /api/v1/messages                      post a text message
+ *   GET  /api/v1/messages/{conv}/{seq}/summary  delivery/read/ack state
+ *   POST /api/v1/cards                         post a card
+ *   POST /api/v1/cards/{id}/actions            act on a card
+ * and the DingTalk-compatible robot webhook (http_robot.c):
+ *   POST /robot/send?access_token=...
+ * Same contract as srv_http_report. */
+void srv_http_bot_message(struct srv_http_req *req);
+void srv_http_bot_summary(struct srv_http_req *req);
+void srv_http_bot_card(struct srv_http_req *req);
+void srv_http_bot_card_action(struct srv_http_req *req);
+void srv_http_robot(struct srv_http_req *req);
+
+/* The robot webhook's answer to a body http.c refused before reading it
+ * (BODY_TOO_LARGE: errcode 460101, else 40035), HTTP 200 as DingTalk. */
+void srv_http_robot_refuse(struct srv_http_req *req, int code,
+                           const char *msg);
+
+/* For the bot routes: "Authorization: Bearer <token>" into its hash. 0,
+ * or sets the error reply (401, counted against the caller's address
+ * like failed logins) and returns -1. */
+int srv_http_bearer(struct srv_http_req *req, uint8_t hash[32]);
 
 /* GET /api/v1/reports/unread (http_report.c): either sets the reply at
  * once (bad parameters, no token...) or sets busy and submits a job whose

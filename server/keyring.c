@@ -272,3 +272,38 @@ int srv_keyring_unwrap(struct srv_keyring *r, struct store_conn *conn,
     hcr_wipe(dek, 32);
   return rc == HCR_OK ? 0 : -1;
 }
+
+/* HCR_ENOENT when the key it needs is not held; else as hcr_secret_open. */
+static int try_open_secret(struct srv_keyring *r, int64_t bot_id,
+                           const uint8_t *in, size_t len,
+                           char out[HCR_SECRET_MAX + 1], size_t *outlen)
+{
+  uint64_t id;
+  int rc = HCR_ENOENT;
+
+  if (hcr_secret_master_id(in, len, &id) != HCR_OK)
+    return HCR_EINVAL;
+  pthread_rwlock_rdlock(&r->lock);
+  for (size_t i = 0; i < r->n; i++)
+    if ((uint64_t)r->keys[i].id == id)
+      rc = hcr_secret_open(r->keys[i].m, bot_id, in, len, out, outlen);
+  pthread_rwlock_unlock(&r->lock);
+  return rc;
+}
+
+int srv_keyring_open_secret(struct srv_keyring *r, struct store_conn *conn,
+                            int64_t bot_id, const uint8_t *in, size_t len,
+                            char out[HCR_SECRET_MAX + 1], size_t *outlen)
+{
+  uint64_t seen = srv_keyring_generation(r);
+  int rc;
+
+  rc = try_open_secret(r, bot_id, in, len, out, outlen);
+  if (rc == HCR_ENOENT) {
+    srv_keyring_reload(r, conn, seen);
+    rc = try_open_secret(r, bot_id, in, len, out, outlen);
+  }
+  if (rc != HCR_OK)
+    hcr_wipe(out, HCR_SECRET_MAX + 1);
+  return rc == HCR_OK ? 0 : -1;
+}

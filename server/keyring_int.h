@@ -73,4 +73,13 @@ int srv_keyring_unwrap(struct srv_keyring *r, struct store_conn *conn,
                        int64_t master_id, int64_t user_id, uint32_t version,
                        const uint8_t *in, size_t len, uint8_t dek[32]);
 
+/* Opens a robot secret sealed for `bot_id` (hcr_secret_seal) under
+ * whichever held key sealed it, refreshing the ring once when that key is
+ * not held. 0 with the secret in `out` (NUL-terminated, *outlen bytes; the
+ * caller wipes it), or -1 (not held even then, or the blob does not open;
+ * `out` is wiped). */
+int srv_keyring_open_secret(struct srv_keyring *r, struct store_conn *conn,
+                            int64_t bot_id, const uint8_t *in, size_t len,
+                            char out[128 + 1], size_t *outlen);
+
 #endif

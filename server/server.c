@@ -10,6 +10,7 @@
  * so that their acks go out, close every client with 1001, then destroy the
  * lws context and the pools; uv_run() returns when nothing is left.
  */
+#include "botrate_int.h"
 #include "clock_int.h"
 #include "dbpool_int.h"
 #include "ding_int.h"
@@ -244,4 +245,5 @@ void srv_server_cleanup(struct srv_server *srv)
   srv_intmap_cleanup(&srv->bots);
   srv_intmap_cleanup(&srv->subs);
   srv_intmap_cleanup(&srv->conv_last);
+  srv_botrate_cleanup(srv);
 }

@@ -56,6 +56,8 @@ struct srv_server {
 
   unsigned http_reports;         /* HTTP report requests holding a job or
                                     a body (http_report.c bounds them) */
+  /* Per-bot send windows: bot id -> window (botrate_int.h). */
+  struct srv_intmap botrate;
   /* The test clock (clock_int.h): SIGUSR2 re-reads test-clock-file. */
   uv_signal_t sig_clock;
   int clock_on;                  /* sig_clock is initialised */

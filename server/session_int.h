@@ -58,6 +58,7 @@ struct srv_session {
   /* Identity, valid in READY. A session is a user or a bot, never both. */
   int64_t uid;                     /* user id, 0 for a bot */
   int64_t bot_id;                  /* bot id, 0 for a user */
+  int bot_rate;                    /* the bot's messages a minute */
   int role;                        /* enum store_role (users) */
   uint8_t token_hash[32];          /* for logout */
   struct srv_session *user_next;   /* registry: next session of this user */

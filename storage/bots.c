@@ -247,3 +247,293 @@ int store_bot_allow(struct store_conn *c, int64_t bot_id,
     store_rollback(c);
   return rc;
 }
+
+int store_bot_set_rate(struct store_conn *c, int64_t bot_id, int per_minute)
+{
+  char name[STORE_LOGIN_MAX + 1], bb[STORE_I64_BUF], rb[STORE_I64_BUF];
+  const char *p[2] = {store_i64(bb, bot_id), store_i64(rb, per_minute)};
+  bool revoked;
+  int rc;
+
+  store_clear(c);
+  if (per_minute < 1 || per_minute > STORE_BOT_RATE_MAX)
+    return store_fail(c, STORE_EINVAL,
+                      "rate limit must be 1 to %d messages a minute, got %d",
+                      STORE_BOT_RATE_MAX, per_minute);
+  rc = store_begin(c);
+  if (rc == STORE_OK)
+    rc = bot_state(c, bot_id, name, &revoked);
+  if (rc == STORE_OK)
+    rc = store_exec(c, NULL,
+                    "UPDATE bots SET rate_limit_per_minute = $2::integer"
+                    " WHERE id = $1::bigint", 2, p);
+  if (rc == STORE_OK)
+    rc = store_audit(c, AUDIT_ACTOR, "bot.rate", "name", name, "per_minute",
+                     p[1]);
+  if (rc == STORE_OK)
+    rc = store_commit(c);
+  if (rc != STORE_OK)
+    store_rollback(c);
+  return rc;
+}
+
+int store_bot_robot_set(struct store_conn *c, int64_t bot_id,
+                        int64_t conversation_id,
+                        const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+                        const uint8_t *sealed, size_t sealed_len)
+{
+  char name[STORE_LOGIN_MAX + 1], bb[STORE_I64_BUF], cb[STORE_I64_BUF];
+  bool revoked;
+  int rc;
+
+  store_clear(c);
+  if (sealed && (sealed_len < 1 || sealed_len > STORE_ROBOT_SEALED_MAX))
+    return store_fail(c, STORE_EINVAL, "a sealed robot secret must be 1 to"
+                      " %d bytes", STORE_ROBOT_SEALED_MAX);
+  rc = store_begin(c);
+  if (rc == STORE_OK)
+    rc = bot_state(c, bot_id, name, &revoked);
+  if (rc == STORE_OK && revoked)
+    rc = store_fail(c, STORE_EINVAL, "bot \"%s\" is revoked", name);
+  if (rc == STORE_OK)
+    rc = allow_tx(c, bot_id, conversation_id);
+  if (rc == STORE_OK) {
+    const char *p[4] = {store_i64(bb, bot_id), store_i64(cb, conversation_id),
+                        (const char *)token_hash, (const char *)sealed};
+    int len[4] = {0, 0, STORE_TOKEN_HASH_LEN, (int)sealed_len};
+    int fmt[4] = {0, 0, 1, 1};
+
+    rc = store_exec_bin(c, NULL,
+                        "UPDATE bots SET robot_conversation_id = $2::bigint,"
+                        " robot_token_hash = $3::bytea,"
+                        " robot_secret_sealed = $4::bytea"
+                        " WHERE id = $1::bigint", 4, p, len, fmt);
+  }
+  if (rc == STORE_OK)
+    rc = store_audit(c, AUDIT_ACTOR, "bot.robot", "name", name,
+                     "signed", sealed ? "true" : "false");
+  if (rc == STORE_OK)
+    rc = store_commit(c);
+  if (rc != STORE_OK)
+    store_rollback(c);
+  return rc;
+}
+
+int store_bot_robot_lookup(struct store_conn *c,
+                           const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+                           struct store_bot_robot *out)
+{
+  PGresult *res = NULL;
+  const char *p[1] = {(const char *)token_hash};
+  int len[1] = {STORE_TOKEN_HASH_LEN};
+  int fmt[1] = {1};
+  unsigned char *raw = NULL;
+  size_t n = 0;
+  int rc;
+
+  store_clear(c);
+  memset(out, 0, sizeof *out);
+  rc = store_exec_bin(c, &res,
+                      "SELECT id, name, revoked_at IS NOT NULL,"
+                      " rate_limit_per_minute,"
+                      " coalesce(robot_conversation_id, 0), robot_secret_sealed"
+                      " FROM bots WHERE robot_token_hash = $1::bytea",
+                      1, p, len, fmt);
+  if (rc != STORE_OK)
+    goto out;
+  if (PQntuples(res) == 0) {
+    rc = store_fail(c, STORE_ENOTFOUND, "unknown robot token");
+    goto out;
+  }
+  out->bot_id = store_field_i64(res, 0, 0);
+  store_field(res, 0, 1, out->name, sizeof out->name);
+  out->rate_limit_per_minute = (int)store_field_i64(res, 0, 3);
+  out->conversation_id = store_field_i64(res, 0, 4);
+  if (store_field_bool(res, 0, 2)) {
+    rc = store_fail(c, STORE_EINVAL, "bot \"%s\" is revoked", out->name);
+    goto out;
+  }
+  if (out->conversation_id == 0) {
+    rc = store_fail(c, STORE_EINVAL, "the robot's conversation was deleted");
+    goto out;
+  }
+  if (!PQgetisnull(res, 0, 5)) {
+    raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 5), &n);
+    if (!raw || n < 1 || n > STORE_ROBOT_SEALED_MAX) {
+      rc = store_fail(c, STORE_EINTERNAL, "bad sealed robot secret");
+      goto out;
+    }
+    memcpy(out->sealed, raw, n);
+    out->sealed_len = n;
+  }
+out:
+  PQfreemem(raw);
+  PQclear(res);
+  return rc;
+}
+
+static void rcpt_row(const PGresult *res, int r, void *elem)
+{
+  struct store_bot_rcpt *x = elem;
+
+  memset(x, 0, sizeof *x);
+  x->user_id = store_field_i64(res, r, 0);
+  store_field(res, r, 1, x->login, sizeof x->login);
+  x->delivered = store_field_bool(res, r, 2);
+  x->read = store_field_bool(res, r, 3);
+  x->acked = store_field_bool(res, r, 4);
+  x->acked_at_ms = store_field_i64(res, r, 5);
+}
+
+int store_bot_message_summary(struct store_conn *c, int64_t bot_id,
+                              int64_t conversation_id, int64_t seq,
+                              struct store_bot_summary *out)
+{
+  PGresult *res = NULL;
+  char bb[STORE_I64_BUF], cb[STORE_I64_BUF], sb[STORE_I64_BUF];
+  const char *p[3] = {store_i64(bb, bot_id), store_i64(cb, conversation_id),
+                      store_i64(sb, seq)};
+  char kind[8];
+  int rc;
+
+  store_clear(c);
+  memset(out, 0, sizeof *out);
+  /* The message and whether the bot may see it, in one round trip. */
+  rc = store_exec(c, &res,
+                  "SELECT EXISTS (SELECT 1 FROM bot_conversations bc"
+                  "  JOIN bots b ON b.id = bc.bot_id AND b.revoked_at IS NULL"
+                  "  WHERE bc.bot_id = $1::bigint"
+                  "  AND bc.conversation_id = $2::bigint),"
+                  " m.sender_bot_id IS NOT DISTINCT FROM $1::bigint, m.kind,"
+                  " m.tracked,"
+                  " floor(extract(epoch FROM m.sent_at) * 1000)::bigint"
+                  " FROM (SELECT 1) one LEFT JOIN messages m"
+                  "  ON m.conversation_id = $2::bigint AND m.seq = $3::bigint",
+                  3, p);
+  if (rc != STORE_OK)
+    goto out;
+  if (!store_field_bool(res, 0, 0)) {
+    rc = store_fail(c, STORE_EFORBIDDEN,
+                    "bot may not post to conversation %s", p[1]);
+    goto out;
+  }
+  if (PQgetisnull(res, 0, 2)) {
+    rc = store_fail(c, STORE_ENOTFOUND, "unknown message %s:%s", p[1], p[2]);
+    goto out;
+  }
+  if (!store_field_bool(res, 0, 1)) {
+    rc = store_fail(c, STORE_EFORBIDDEN,
+                    "message %s:%s was not posted by this bot", p[1], p[2]);
+    goto out;
+  }
+  store_field(res, 0, 2, kind, sizeof kind);
+  out->kind = strcmp(kind, "ding") == 0   ? STORE_MSG_DING
+              : strcmp(kind, "card") == 0 ? STORE_MSG_CARD
+                                          : STORE_MSG_TEXT;
+  out->tracked = store_field_bool(res, 0, 3);
+  out->sent_at_ms = store_field_i64(res, 0, 4);
+  PQclear(res);
+  res = NULL;
+  if (out->kind == STORE_MSG_DING)
+    rc = store_exec(c, &res,
+                    "SELECT r.user_id, u.login,"
+                    " r.delivered_at IS NOT NULL OR m.read_seq >= r.seq,"
+                    " coalesce(m.read_seq >= r.seq, false),"
+                    " r.acked_at IS NOT NULL,"
+                    " coalesce(floor(extract(epoch FROM r.acked_at) * 1000),"
+                    "  0)::bigint"
+                    " FROM ding_recipients r JOIN users u ON u.id = r.user_id"
+                    " LEFT JOIN members m ON m.conversation_id ="
+                    "  r.conversation_id AND m.user_id = r.user_id"
+                    " WHERE r.conversation_id = $2::bigint"
+                    " AND r.seq = $3::bigint AND $1::bigint > 0"
+                    " ORDER BY r.user_id", 3, p);
+  else
+    rc = store_exec(c, &res,
+                    "SELECT m.user_id, u.login, m.delivered_seq >= $3::bigint,"
+                    " m.read_seq >= $3::bigint, false, 0::bigint"
+                    " FROM members m JOIN users u ON u.id = m.user_id"
+                    " WHERE m.conversation_id = $2::bigint"
+                    " AND m.joined_seq < $3::bigint"
+                    " AND (m.left_seq IS NULL OR m.left_seq >= $3::bigint)"
+                    " AND $1::bigint > 0"
+                    " ORDER BY m.user_id", 3, p);
+  if (rc == STORE_OK)
+    rc = store_rows(c, res, sizeof(struct store_bot_rcpt), rcpt_row,
+                    (void **)&out->rcpt, &out->n);
+out:
+  PQclear(res);
+  return rc;
+}
+
+void store_bot_summary_cleanup(struct store_bot_summary *s)
+{
+  if (!s)
+    return;
+  free(s->rcpt);
+  s->rcpt = NULL;
+  s->n = 0;
+}
+
+static void secret_row(const PGresult *res, int r, void *elem)
+{
+  struct store_robot_secret *x = elem;
+  unsigned char *raw;
+  size_t n = 0;
+
+  memset(x, 0, sizeof *x);
+  x->bot_id = store_field_i64(res, r, 0);
+  raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, r, 1), &n);
+  if (raw && n <= STORE_ROBOT_SEALED_MAX) {
+    memcpy(x->sealed, raw, n);
+    x->sealed_len = n;
+  }
+  PQfreemem(raw);
+}
+
+int store_bot_robot_secrets(struct store_conn *c,
+                            struct store_robot_secret **out, size_t *n)
+{
+  PGresult *res = NULL;
+  int rc;
+
+  store_clear(c);
+  rc = store_exec(c, &res,
+                  "SELECT id, robot_secret_sealed FROM bots"
+                  " WHERE robot_secret_sealed IS NOT NULL ORDER BY id",
+                  0, NULL);
+  if (rc == STORE_OK)
+    rc = store_rows(c, res, sizeof(struct store_robot_secret), secret_row,
+                    (void **)out, n);
+  PQclear(res);
+  return rc;
+}
+
+int store_bot_robot_reseal(struct store_conn *c, int64_t bot_id,
+                           const uint8_t *old, size_t old_len,
+                           const uint8_t *sealed, size_t sealed_len)
+{
+  PGresult *res = NULL;
+  char bb[STORE_I64_BUF];
+  const char *p[3] = {store_i64(bb, bot_id), (const char *)old,
+                      (const char *)sealed};
+  int len[3] = {0, (int)old_len, (int)sealed_len};
+  int fmt[3] = {0, 1, 1};
+  int rc;
+
+  store_clear(c);
+  if (old_len < 1 || old_len > STORE_ROBOT_SEALED_MAX || sealed_len < 1 ||
+      sealed_len > STORE_ROBOT_SEALED_MAX)
+    return store_fail(c, STORE_EINVAL, "a sealed robot secret must be 1 to"
+                      " %d bytes", STORE_ROBOT_SEALED_MAX);
+  rc = store_exec_bin(c, &res,
+                      "UPDATE bots SET robot_secret_sealed = $3::bytea"
+                      " WHERE id = $1::bigint"
+                      " AND robot_secret_sealed = $2::bytea RETURNING 1",
+                      3, p, len, fmt);
+  if (rc == STORE_OK && PQntuples(res) == 0)
+    rc = store_fail(c, STORE_EEXISTS, "the robot secret of bot id %s changed"
+                    " meanwhile", p[0]);
+  PQclear(res);
+  return rc;
+}

@@ -178,10 +178,10 @@ int store_session_lookup(struct store_conn *c,
                       " SELECT 1 AS k, s.user_id, s.login, s.display_name,"
                       "  s.time_zone, s.role, coalesce(s.device_id, 0),"
                       "  floor(extract(epoch FROM s.expires_at) * 1000)::bigint,"
-                      "  s.valid FROM s"
+                      "  s.valid, 0 FROM s"
                       " UNION ALL"
                       " SELECT 2, b.id, b.name, b.name, 'UTC', 'staff', 0, 0,"
-                      "  b.revoked_at IS NULL FROM bots b"
+                      "  b.revoked_at IS NULL, b.rate_limit_per_minute FROM bots b"
                       " WHERE b.token_hash = $1::bytea"
                       " ORDER BY k LIMIT 1",
                       1, p, len, fmt);
@@ -206,6 +206,7 @@ int store_session_lookup(struct store_conn *c,
   who.role = role_of(role);
   who.device_id = store_field_i64(res, 0, 6);
   who.expires_at_ms = store_field_i64(res, 0, 7);
+  who.rate_limit_per_minute = (int)store_field_i64(res, 0, 9);
   *out = who;
 out:
   PQclear(res);

@@ -319,6 +319,84 @@ int store_bot_revoke(struct store_conn *c, int64_t bot_id);
 int store_bot_allow(struct store_conn *c, int64_t bot_id,
                     int64_t conversation_id);
 
+/* Messages a minute a bot may send (all ways together); default 20. */
+#define STORE_BOT_RATE_MAX 6000
+/* Sets a bot's rate limit, 1..STORE_BOT_RATE_MAX. Audited ("bot.rate").
+ * STORE_ENOTFOUND unknown bot; STORE_EINVAL out of range. */
+int store_bot_set_rate(struct store_conn *c, int64_t bot_id, int per_minute);
+
+/* The robot webhook (sql/0010_bots.sql). A sealed secret is the blob of
+ * hcr_secret_seal, at most STORE_ROBOT_SEALED_MAX bytes. */
+#define STORE_ROBOT_SEALED_MAX 176
+/* Gives a bot its robot webhook into conversation_id (the bot is allowed
+ * there too), replacing an earlier one: the new access token's hash, and
+ * the sealed signing secret (NULL: unsigned calls only). One transaction;
+ * audited ("bot.robot"). STORE_ENOTFOUND unknown bot or conversation;
+ * STORE_EINVAL revoked bot, bad blob length; STORE_EEXISTS hash in use. */
+int store_bot_robot_set(struct store_conn *c, int64_t bot_id,
+                        int64_t conversation_id,
+                        const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+                        const uint8_t *sealed, size_t sealed_len);
+
+struct store_bot_robot {
+  int64_t bot_id;
+  char name[STORE_LOGIN_MAX + 1];
+  int rate_limit_per_minute;
+  int64_t conversation_id;
+  size_t sealed_len;                 /* 0: no secret, unsigned calls */
+  uint8_t sealed[STORE_ROBOT_SEALED_MAX];
+};
+
+/* Resolves a robot access token hash. STORE_ENOTFOUND 'unknown robot
+ * token'; STORE_EINVAL 'bot "x" is revoked' or 'the robot's conversation
+ * was deleted'. One statement. */
+int store_bot_robot_lookup(struct store_conn *c,
+                           const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+                           struct store_bot_robot *out);
+
+/* Master key rotation: every bot's sealed robot secret (bot id, blob). */
+struct store_robot_secret {
+  int64_t bot_id;
+  size_t sealed_len;
+  uint8_t sealed[STORE_ROBOT_SEALED_MAX];
+};
+/* *out malloc'd (NULL when n is 0); free() it. */
+int store_bot_robot_secrets(struct store_conn *c,
+                            struct store_robot_secret **out, size_t *n);
+/* Replaces a bot's sealed secret only if it is still `old` (compare and
+ * swap). STORE_OK; STORE_EEXISTS when it changed meanwhile (or is gone);
+ * STORE_EINVAL bad length. */
+int store_bot_robot_reseal(struct store_conn *c, int64_t bot_id,
+                           const uint8_t *old, size_t old_len,
+                           const uint8_t *sealed, size_t sealed_len);
+
+/* Delivery, read and ack state of a message a bot posted (the bot API's
+ * summary). Recipients are as in store_receipt_counts (members when it was
+ * sent, not left before it), or a DING's recipients. delivered: the
+ * member's delivery marker passed it (reads move it too), or for a DING
+ * its recorded delivery; read: their read marker passed it. No read
+ * times: those are for people (SPEC §5). */
+struct store_bot_rcpt {
+  int64_t user_id;
+  char login[STORE_LOGIN_MAX + 1];
+  bool delivered, read, acked;
+  int64_t acked_at_ms;               /* DINGs; 0 when not acknowledged */
+};
+struct store_bot_summary {
+  int kind;                          /* enum store_msg_kind (below) */
+  bool tracked;
+  int64_t sent_at_ms;
+  struct store_bot_rcpt *rcpt;       /* by user id; malloc'd */
+  size_t n;
+};
+/* STORE_EFORBIDDEN 'bot may not post to conversation N' (not added, or
+ * revoked) or 'message N:S was not posted by this bot'; STORE_ENOTFOUND
+ * 'unknown message N:S'. Release with store_bot_summary_cleanup. */
+int store_bot_message_summary(struct store_conn *c, int64_t bot_id,
+                              int64_t conversation_id, int64_t seq,
+                              struct store_bot_summary *out);
+void store_bot_summary_cleanup(struct store_bot_summary *s);
+
 /* ------------------------------------------------------------------------ */
 /* Sessions and principals (chat core). A principal is a user or a bot; a
  * token (made and hashed by crypto/) identifies one. */
@@ -334,6 +412,7 @@ struct store_principal {
   enum store_role role;                /* users only */
   int64_t device_id;                   /* the session's device; 0 for bots */
   int64_t expires_at_ms;               /* session expiry; 0 for bots */
+  int rate_limit_per_minute;           /* bots' messages a minute; 0 users */
 };
 
 /* What a password login needs. `password_hash` is "" when the user has no

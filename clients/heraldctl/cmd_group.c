@@ -82,6 +82,7 @@ static const char GROUP_MEMBERS_HELP[] =
 
 static const char BOT_CREATE_HELP[] =
   "Usage: heraldctl bot create NAME --owner LOGIN [--group TITLE ...]\n"
+  "                             [--rate N]\n"
   "\n"
   "Creates a bot and prints its token ONCE on stdout; only a hash of it is\n"
   "stored, so a lost token cannot be shown again (revoke the bot and create\n"
@@ -90,6 +91,8 @@ static const char BOT_CREATE_HELP[] =
   "Options:\n"
   "  --owner LOGIN         the user responsible for the bot (required)\n"
   "  --group TITLE         a group the bot may post to; repeat for more\n"
+  "  --rate N              messages a minute it may post, all ways together\n"
+  "                        (1-6000, default 20 as DingTalk's robots)\n"
   "  -h, --help            this help\n";
 
 static const char BOT_LIST_HELP[] =
@@ -110,7 +113,7 @@ static const char BOT_REVOKE_HELP[] =
   "  -h, --help            this help\n";
 
 enum { OPT_OWNER = 1, OPT_MEMBER, OPT_TRACKING, OPT_FORMAT, OPT_GROUP,
-       OPT_REMIND_AFTER, OPT_TASK_AFTER };
+       OPT_REMIND_AFTER, OPT_TASK_AFTER, OPT_RATE };
 
 /* Parses a duration (duration.h) or "off" (0, when allowed). Bounds are
  * storage's to check (its message names the setting). 0 or -1. */
@@ -469,8 +472,12 @@ int ctl_cmd_bot_create(struct ctl *ctl, int argc, char **argv)
   static const struct option opts[] = {
     {"owner", required_argument, NULL, OPT_OWNER},
     {"group", required_argument, NULL, OPT_GROUP},
+    {"rate", required_argument, NULL, OPT_RATE},
     CTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
   const char *name, *owner = NULL;
+  long rate = 0;
+  char *end;
+  int64_t bot_id = 0;
   char **titles = calloc((size_t)argc + 1, sizeof *titles);
   int64_t *ids = calloc((size_t)argc + 1, sizeof *ids);
   char token[HCR_TOKEN_LEN + 1];
@@ -489,6 +496,14 @@ int ctl_cmd_bot_create(struct ctl *ctl, int argc, char **argv)
     switch (opt) {
     case OPT_OWNER: owner = optarg; break;
     case OPT_GROUP: titles[n++] = optarg; break;
+    case OPT_RATE:
+      rate = strtol(optarg, &end, 10);
+      if (*end || end == optarg || rate < 1 || rate > STORE_BOT_RATE_MAX) {
+        rc = ctl_usage(ctl, "--rate must be 1 to %d messages a minute",
+                       STORE_BOT_RATE_MAX);
+        goto out;
+      }
+      break;
     default:
       if ((rc = ctl_common_option(ctl, opt, argv)) >= 0)
         goto out;
@@ -527,7 +542,9 @@ int ctl_cmd_bot_create(struct ctl *ctl, int argc, char **argv)
     ctl_error("hashing the token failed");
     goto out;
   }
-  if (store_bot_create(ctl->conn, name, u.id, hash, ids, n, NULL) != STORE_OK) {
+  if (store_bot_create(ctl->conn, name, u.id, hash, ids, n, &bot_id) !=
+        STORE_OK ||
+      (rate && store_bot_set_rate(ctl->conn, bot_id, (int)rate) != STORE_OK)) {
     ctl_store_error(ctl);
     goto out;
   }
@@ -572,16 +589,17 @@ int ctl_cmd_bot_list(struct ctl *ctl, int argc, char **argv)
     print_json(arr);
   } else {
     static const char *const head[] = {"NAME", "OWNER", "CONVERSATIONS",
-                                       "STATUS"};
-    struct ctl_table *t = ctl_table_new(4, head);
+                                       "RATE/MIN", "STATUS"};
+    struct ctl_table *t = ctl_table_new(5, head);
 
     for (size_t i = 0; i < n; i++) {
-      char count[24];
-      const char *row[4] = {bots[i].name, bots[i].owner_login, count,
+      char count[24], rate[24];
+      const char *row[5] = {bots[i].name, bots[i].owner_login, count, rate,
                             bots[i].revoked ? "revoked" : "active"};
 
       snprintf(count, sizeof count, "%lld",
                (long long)bots[i].conversation_count);
+      snprintf(rate, sizeof rate, "%d", bots[i].rate_limit_per_minute);
       ctl_table_add(t, row);
     }
     ctl_table_print(t, stdout);

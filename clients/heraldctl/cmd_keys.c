@@ -371,6 +371,10 @@ static int rewrap_and_retire(struct ctl *ctl, struct rotation *r)
         return rc;
       r->passes++;
     } while (found > 0);
+    /* Robot secrets are sealed under the master key too (cmd_bot.c). */
+    if ((rc = ctl_reseal_robot_secrets(ctl, r->old_m, r->new_m, &found)) !=
+        CTL_OK)
+      return rc;
     rc = store_master_check_retire(ctl->conn, r->old_id);
     if (rc == STORE_OK)
       return CTL_OK;

@@ -62,6 +62,13 @@ int ctl_cmd_group_automate(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_bot_create(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_bot_list(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_bot_revoke(struct ctl *ctl, int argc, char **argv);
+/* cmd_bot.c: a bot's robot webhook. */
+int ctl_cmd_bot_robot(struct ctl *ctl, int argc, char **argv);
+/* For keys rotate: re-seals every robot secret sealed under old_m with
+ * new_m (compare and swap); *done counts them. CTL_OK or CTL_ERR. */
+struct hcr_master;
+int ctl_reseal_robot_secrets(struct ctl *ctl, const struct hcr_master *old_m,
+                             const struct hcr_master *new_m, long long *done);
 /* cmd_keys.c: master key rotation (database and key file). */
 int ctl_cmd_keys_rotate(struct ctl *ctl, int argc, char **argv);
 /* cmd_audit.c: the cards' hash chains and an employee's signed history. */

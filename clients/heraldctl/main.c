@@ -45,6 +45,8 @@ static const struct command commands[] = {
   {"bot", "create", ctl_cmd_bot_create, "create a bot and print its token once"},
   {"bot", "list", ctl_cmd_bot_list, "list bots"},
   {"bot", "revoke", ctl_cmd_bot_revoke, "revoke a bot's token"},
+  {"bot", "robot", ctl_cmd_bot_robot,
+   "give a bot a DingTalk-compatible robot webhook into a group"},
   {"keys", "rotate", ctl_cmd_keys_rotate,
    "re-wrap every data key under a new master key (online)"},
   {"quiet", "show", ctl_cmd_quiet_show, "a user's quiet hours and windows"},

@@ -28,7 +28,7 @@ set -e
 expect_contains "$err" "log-level (file)" "file error"
 
 help=$("$HERALDCTL" --help)
-for cmd in init "user add" "user list" "user deactivate" "group create" "group add-member" "group list" "group automate" "bot create" "keys rotate" "quiet show" "quiet set" "quiet org" "ding schedule" "card post" "card act" "card edit" "card show"; do
+for cmd in init "user add" "user list" "user deactivate" "group create" "group add-member" "group list" "group automate" "bot create" "bot robot" "keys rotate" "quiet show" "quiet set" "quiet org" "ding schedule" "card post" "card act" "card edit" "card show"; do
   expect_contains "$help" "$cmd" "heraldctl --help"
 done
 for cmd in "audit verify" "audit export"; do

@@ -98,9 +98,9 @@ static char *read_all(int fd, int timeout_ms, size_t *len)
   return NULL;
 }
 
-int httpc_request(int port, const char *method, const char *target,
-                  const char *const *headers, int timeout_ms,
-                  struct httpc_resp *out)
+static int request(int port, const char *method, const char *target,
+                   const char *const *headers, const char *body, size_t blen,
+                   int timeout_ms, struct httpc_resp *out)
 {
   char req[4096], *raw, *eoh, *eol, cl[32];
   size_t n, len;
@@ -111,6 +111,9 @@ int httpc_request(int port, const char *method, const char *target,
                        "\r\nConnection: close\r\n", method, target, port);
   for (; headers && *headers && n < sizeof(req); headers++)
     n += (size_t)snprintf(req + n, sizeof(req) - n, "%s\r\n", *headers);
+  if (body && n < sizeof(req))
+    n += (size_t)snprintf(req + n, sizeof(req) - n,
+                          "Content-Length: %zu\r\n", blen);
   if (n + 3 > sizeof(req))
     return -1;
   memcpy(req + n, "\r\n", 3);
@@ -118,6 +121,9 @@ int httpc_request(int port, const char *method, const char *target,
     fprintf(stderr, "httpc: cannot connect to port %d\n", port);
     return -1;
   }
+  /* A server may answer and close before reading all of a large body. */
+  if (body)
+    (void)write_all(fd, body, blen);
   raw = read_all(fd, timeout_ms, &len);
   close(fd);
   if (!raw)
@@ -147,6 +153,20 @@ int httpc_request(int port, const char *method, const char *target,
     return -1;
   }
   return 0;
+}
+
+int httpc_request(int port, const char *method, const char *target,
+                  const char *const *headers, int timeout_ms,
+                  struct httpc_resp *out)
+{
+  return request(port, method, target, headers, NULL, 0, timeout_ms, out);
+}
+
+int httpc_post(int port, const char *target, const char *const *headers,
+               const char *body, size_t len, int timeout_ms,
+               struct httpc_resp *out)
+{
+  return request(port, "POST", target, headers, body, len, timeout_ms, out);
 }
 
 bool httpc_header(const struct httpc_resp *r, const char *name, char *buf,

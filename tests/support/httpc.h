@@ -30,6 +30,12 @@ int httpc_request(int port, const char *method, const char *target,
                   const char *const *headers, int timeout_ms,
                   struct httpc_resp *out);
 
+/* Like httpc_request with POST and a body of `len` bytes (Content-Length
+ * is added). */
+int httpc_post(int port, const char *target, const char *const *headers,
+               const char *body, size_t len, int timeout_ms,
+               struct httpc_resp *out);
+
 /* Copies the value of header `name` (any case) into buf; false when the
  * reply has no such header. */
 bool httpc_header(const struct httpc_resp *r, const char *name, char *buf,
