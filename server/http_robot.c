@@ -10,7 +10,11 @@
  * sign = base64(HMAC-SHA256(key = secret, timestamp "\n" secret)),
  * URL-encoded; a robot without a secret ignores them. The body is the
  * custom-robot JSON (msgtype text, markdown, link, actionCard; at), stored
- * as one text message (the README shows each rendering). Mentions:
+ * as one text message (the README shows each rendering). One msgtype is
+ * Herald's own: `card` posts its "card" object (a task, okr or interview
+ * card as in protocol/CARDS.md) as a card message, so that a robot script
+ * can open task cards; a card error answers 400402 naming the field
+ * ("card/title"). Mentions:
  * at.atUserIds are matched to member logins (ignoring case) and listed on
  * a last line "@login ..."; ids that match no member, and atMobiles
  * (Herald keeps no phone numbers), are ignored as DingTalk ignores unknown
@@ -27,6 +31,7 @@
  * commits. Neither token nor secret is ever logged.
  */
 #include "botrate_int.h"
+#include "card_int.h"
 #include "clock_int.h"
 #include "dbpool_int.h"
 #include "dispatch_int.h"
@@ -72,6 +77,7 @@ struct robot_job {
   char *text;                   /* rendered body (owned), mentions added
                                    by the job */
   size_t len;
+  bool card;                    /* msgtype card: text is the card JSON */
   char *at[AT_MAX];             /* atUserIds (owned) */
   size_t nat;
   bool at_all;
@@ -176,7 +182,7 @@ static int add_mentions(struct robot_job *rj, struct store_conn *conn)
   char *t;
   int rc;
 
-  if (rj->nat == 0 && !rj->at_all)
+  if (rj->card || (rj->nat == 0 && !rj->at_all))
     return 0;
   rc = store_conversation_members(conn, rj->conv, &m, &n);
   if (rc != STORE_OK)
@@ -253,6 +259,29 @@ static void robot_sent(void *arg, const struct srv_send_outcome *o)
   srv_http_send(req);
 }
 
+static void robot_card_posted(void *arg, const struct srv_card_result *r)
+{
+  struct srv_http_req *req = arg;
+  char msg[PROTO_ERR_MSG_MAX + PROTO_ERR_FIELD_MAX + 40];
+
+  req->busy = false;
+  if (r->code == 0) {
+    answer(req, ROBOT_OK, "ok");
+  } else if (r->code == PROTO_E_NOT_FOUND && strcmp(r->err.field, "conv") == 0) {
+    answer(req, ROBOT_BAD_TOKEN, "token is not exist: the robot may no "
+           "longer post to its conversation");
+  } else if (r->code == PROTO_E_INVALID_CARD || r->code == PROTO_E_FORBIDDEN) {
+    snprintf(msg, sizeof(msg), "parameter card%s is invalid: %s",
+             r->err.field[0] == '/' ? r->err.field : "", r->err.msg);
+    answer(req, ROBOT_BAD_PARAM, msg);
+  } else if (r->code == PROTO_E_BODY_TOO_LARGE) {
+    answer(req, ROBOT_TOO_LONG, "message too long");
+  } else {
+    answer(req, ROBOT_BUSY, "system busy, try again");
+  }
+  srv_http_send(req);
+}
+
 static void robot_done(struct srv_dbjob *job)
 {
   struct robot_job *rj = (struct robot_job *)job;
@@ -275,7 +304,16 @@ static void robot_done(struct srv_dbjob *job)
   memcpy(cmid, "robot-", 6);
   for (size_t i = 0; i < sizeof(r); i++)
     snprintf(cmid + 6 + 2 * i, 3, "%02x", r[i]);
-  {
+  if (rj->card) {
+    struct srv_card_principal p = {.bot = true, .id = rj->bot_id};
+
+    if ((wait = srv_botrate_take(req->srv, rj->bot_id, rj->rate,
+                                 srv_now_ms())) > 0)
+      code = PROTO_E_TOO_MANY_REQUESTS;
+    else
+      code = srv_card_post(req->srv, &p, rj->conv, cmid, rj->text, rj->len,
+                           robot_card_posted, req);
+  } else {
     struct srv_send_args a = {.bot_id = rj->bot_id,
                               .rate_per_minute = rj->rate, .cmid = cmid,
                               .conv = rj->conv, .body = rj->text,
@@ -538,7 +576,7 @@ static int parse_at(struct srv_http_req *req, json_t *body,
 static int parse_body(struct srv_http_req *req, struct robot_job *rj)
 {
   static const char *const types[] = {"text", "markdown", "link",
-                                      "actionCard"};
+                                      "actionCard", "card"};
   json_error_t err;
   json_t *body = NULL, *mt;
   struct buf b = {0};
@@ -569,14 +607,28 @@ static int parse_body(struct srv_http_req *req, struct robot_job *rj)
       break;
   if (i == sizeof(types) / sizeof(types[0])) {
     snprintf(msg, sizeof(msg), "unsupported msgtype \"%.40s\": use text, "
-             "markdown, link or actionCard", json_string_value(mt));
+             "markdown, link, actionCard or card", json_string_value(mt));
     answer(req, ROBOT_BAD_PARAM, msg);
     goto out;
   }
   if (parse_at(req, body, rj) != 0)
     goto out;
-  if (render(req, body, types[i], &b) != 0)
+  if (strcmp(types[i], "card") == 0) {
+    json_t *card = json_object_get(body, "card");
+
+    if (!json_is_object(card)) {
+      answer(req, ROBOT_BAD_PARAM, "parameter card is missing or not an "
+             "object");
+      goto out;
+    }
+    /* The card rules check it (srv_card_post); here it is only text. */
+    b.p = json_dumps(card, JSON_COMPACT);
+    b.len = b.p ? strlen(b.p) : 0;
+    b.oom = !b.p;
+    rj->card = true;
+  } else if (render(req, body, types[i], &b) != 0) {
     goto out;
+  }
   if (b.oom || !b.p) {
     answer(req, ROBOT_BUSY, "system busy");
     goto out;

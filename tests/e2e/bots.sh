@@ -184,8 +184,20 @@ old=$((now - 3700 * 1000))
 out=$(robot '{"msgtype":"text","text":{"content":"stale"}}' "&timestamp=$old&sign=$(sign $old)")
 expect_contains "$out" '"errcode":310000' "stale timestamp"
 expect_contains "$out" "invalid timestamp" "stale timestamp message"
+# Herald's own msgtype card: a robot script opens a task card, signed.
+out=$(robot "{\"msgtype\":\"card\",\"card\":{\"type\":\"task\",\"title\":\"Renew the robot cert\",\"assignees\":[$BEN]}}" "&timestamp=$now&sign=$(sign $now)")
+expect_eq "$out" '{"errcode":0,"errmsg":"ok"}' "signed robot task card"
+out=$(robot "{\"msgtype\":\"card\",\"card\":{\"type\":\"task\",\"assignees\":[$BEN]}}" "&timestamp=$now&sign=$(sign $now)")
+expect_contains "$out" '"errcode":400402' "robot card without a title"
+expect_contains "$out" 'card/title' "robot card error names the field"
+out=$(robot '{"msgtype":"card","card":"task"}' "&timestamp=$now&sign=$(sign $now)")
+expect_contains "$out" '"errcode":400402' "robot card that is not an object"
+out=$(robot "{\"msgtype\":\"card\",\"card\":{\"type\":\"task\",\"title\":\"forged card\",\"assignees\":[$BEN]}}" "&timestamp=$now&sign=$(sign $((now + 1)))")
+expect_contains "$out" '"errcode":310000' "robot card with a wrong signature"
 for _ in $(seq 1 100); do grep -q "signed hello" "$T/tail.out" && break; sleep 0.1; done
 expect_contains "$(cat "$T/tail.out")" "signed hello" "signed message live"
+for _ in $(seq 1 100); do grep -q "Renew the robot cert" "$T/tail.out" && break; sleep 0.1; done
+expect_contains "$(cat "$T/tail.out")" "Renew the robot cert" "robot task card live"
 case "$(cat "$T/tail.out")" in *forged*|*stale*|*unsigned*) fail "a refused call was posted" ;; esac
 grep -q "SEC0123456789abcdef" "$T/heraldd.log" && fail "the secret is in the log"
 grep -q "$ROBOT" "$T/heraldd.log" && fail "the robot token is in the log"
@@ -211,6 +223,7 @@ kill -INT $tail_pid; wait $tail_pid || true
 expect_contains "$(cat "$T/replay.out")" "deploy 42 done" "history after reconnect"
 expect_contains "$(cat "$T/replay.out")" "signed hello" "history has the robot's message"
 expect_contains "$(cat "$T/replay.out")" "Rotate the certs" "history has the card"
+expect_contains "$(cat "$T/replay.out")" "Renew the robot cert" "history has the robot's card"
 
 # A revoked bot's token and robot token stop working.
 ctl bot revoke alerts >/dev/null
