@@ -581,6 +581,76 @@ TEST(overdue_task_reminded_after_quiet_hours)
   e2e_server_stop(&srv);
 }
 
+/* OKR owners who have not checked in for 7 days, and interview parties
+ * who have not signed 48 hours after the submission, are reminded once
+ * each; nobody else is. (The org has no quiet hours here.) */
+TEST(okr_and_interview_reminders)
+{
+  static const char *const extra[] = {"--sweep-interval", "1", NULL};
+  int64_t boss, bob, ids[2], t0;
+  uint64_t conv, okr, iv, ver;
+  struct peer *pm, *pb;
+  char body[512];
+
+  e2e_server_init(&srv);
+  t0 = e2e_ms(&srv, "2026-11-02 10:00:00+00");
+  e2e_clock_use(&srv, t0);
+  e2e_org(&srv, "admin");
+  boss = e2e_user(&srv, "boss");
+  bob = e2e_user(&srv, "bob");
+  sql("UPDATE users SET manager_id = %lld WHERE id = %lld", (long long)boss,
+      (long long)bob);
+  ids[0] = boss;
+  ids[1] = bob;
+  conv = (uint64_t)e2e_group(&srv, "One on one", boss, ids, 2);
+  e2e_server_start(&srv, extra);
+  pm = peer_new(srv.url, "boss", NULL, true);
+  pb = peer_new(srv.url, "bob", NULL, true);
+
+  snprintf(body, sizeof(body),
+           "{\"type\":\"okr\",\"objective\":\"Ship cards\",\"owner\":%lld,"
+           "\"period\":\"2026-Q4\",\"key_results\":[{\"title\":\"Features\","
+           "\"start\":0,\"target\":10}]}", (long long)bob);
+  CHECK_INT(post(pb, conv, body, &okr), ==, 0);
+  snprintf(body, sizeof(body),
+           "{\"type\":\"interview\",\"employee\":%lld,\"manager\":%lld,"
+           "\"period\":\"2026-Q4\"}", (long long)bob, (long long)boss);
+  CHECK_INT(post(pm, conv, body, &iv), ==, 0);
+  CHECK_INT(action(pm, iv, "submit", NULL, "iv-submit", 0, &ver), ==, 0);
+
+  /* Two days less a minute: nothing yet. */
+  e2e_clock_set(&srv, t0 + (48 * 3600 - 60) * 1000LL);
+  usleep(2500 * 1000);
+  CHECK_INT(q("SELECT count(*) FROM card_events WHERE kind = 'reminder'"), ==,
+            0);
+  /* 48 hours after the submission: both parties, about the interview. */
+  e2e_clock_set(&srv, t0 + (48 * 3600 + 60) * 1000LL);
+  peer_wait(has_reminder, pm, 20000, "the signature reminder (manager)");
+  peer_wait(has_reminder, pb, 20000, "the signature reminder (employee)");
+  CHECK_INT(q("SELECT count(*) FROM card_events WHERE kind = 'reminder'"
+              " AND card_id = %llu", (unsigned long long)iv), ==, 1);
+  CHECK_INT(q("SELECT count(*) FROM card_events WHERE kind = 'reminder'"
+              " AND card_id = %llu AND payload->'to' @> '[%lld, %lld]'",
+              (unsigned long long)iv, (long long)boss, (long long)bob), ==, 1);
+  CHECK_INT(q("SELECT count(*) FROM card_events WHERE kind = 'reminder'"
+              " AND card_id = %llu", (unsigned long long)okr), ==, 0);
+  /* Seven days without a check-in: the owner, about the OKR, once. */
+  e2e_clock_set(&srv, t0 + (7 * 86400 + 60) * 1000LL);
+  for (int i = 0; i < 200 && q("SELECT count(*) FROM card_events WHERE"
+                               " kind = 'reminder' AND card_id = %llu",
+                               (unsigned long long)okr) == 0; i++)
+    usleep(100 * 1000);
+  usleep(2500 * 1000);
+  CHECK_INT(q("SELECT count(*) FROM card_events WHERE kind = 'reminder'"
+              " AND card_id = %llu AND payload->'to' = '[%lld]'",
+              (unsigned long long)okr, (long long)bob), ==, 1);
+
+  peer_free(pm);
+  peer_free(pb);
+  proto_frame_cleanup(&last);
+  e2e_server_stop(&srv);
+}
+
 /* ---- task_after ---- */
 
 static bool has_created_task(void *arg)
