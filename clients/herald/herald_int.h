@@ -2,7 +2,7 @@
  * herald_int.h — what the files of the terminal client share.
  *
  *   main.c      options, the state directory, first use (login prompt,
- *               privacy notice, device key), the loop
+ *               privacy notice, the device signing key), the loop
  *   model.c     what the client knows: conversations, messages, users,
  *               unsent messages, pending DINGs (no curses, no network)
  *   cache.c     the offline cache of the model in the state directory
@@ -10,7 +10,10 @@
  *               screens need (conversation list, members, history)
  *   ui.c        the screens (ncursesw)
  *   keys.c      keys, signals, the tick and the redraw on the loop
- *   cmd.c       slash commands; cmd_query.c: /who, /report, /quiet
+ *   cmd.c       slash commands; cmd_query.c: /who, /report, /quiet;
+ *               cmd_card.c: /task, /okr, /interview, /sign
+ *   card.c, cardbox.c, cardparse.c   card states in the model, a card
+ *               drawn as a box, card commands' words -> JSON (no curses)
  *   text.c, editline.c   widths, clusters, wrapping; the input line
  *
  * Everything runs on the loop thread (libuv, shared with the client

@@ -252,8 +252,11 @@ static int pending_cb(uint64_t oid, const struct proto_frame *f, void *arg)
     return 0;
   snprintf(cmid, sizeof cmid, "%.*s", (int)f->u.send.cmid.len,
            f->u.send.cmid.p ? f->u.send.cmid.p : "");
-  model_pend_add(&a->m, oid, f->u.send.conv, cmid, f->u.send.body.p,
-                 f->u.send.body.len, f->u.send.kind == PROTO_KIND_DING);
+  if (f->u.send.kind == PROTO_KIND_CARD)      /* not its JSON */
+    model_pend_add(&a->m, oid, f->u.send.conv, cmid, "[card]", 6, false);
+  else
+    model_pend_add(&a->m, oid, f->u.send.conv, cmid, f->u.send.body.p,
+                   f->u.send.body.len, f->u.send.kind == PROTO_KIND_DING);
   return 0;
 }
 
@@ -497,8 +500,12 @@ void net_on_event(struct hc_conn *hc, const struct hc_event *ev, void *arg)
   case HC_EV_OUTBOX_FAILED:
     if (ev->otype == PROTO_T_SEND)
       model_pend_remove_oid(&a->m, ev->oid);
-    if (ev->otype == PROTO_T_CARD_ACTION)
-      cmd_card_error(a, "card action refused", ev->err, ev->frame);
+    /* Sends and card actions: the error's name, field and message (a
+     * card refused by the server names its field, e.g. /due). */
+    if (ev->otype == PROTO_T_CARD_ACTION || ev->otype == PROTO_T_SEND)
+      cmd_card_error(a, ev->otype == PROTO_T_SEND ? "send refused"
+                                                  : "card action refused",
+                     ev->err, ev->frame);
     else
       ui_notice(a, "%s refused: %s%s%.*s", proto_type_name(ev->otype),
                 hc_strerror(ev->err), ev->frame ? " — " : "",
