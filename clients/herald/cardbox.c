@@ -248,9 +248,9 @@ static void interview_lines(const struct model *m, const struct hcard *k,
   if (strcmp(st, "locked") == 0)
     bl_add(L, "locked: signed by both%s",
            party ? " (/interview amend to reopen)" : "");
-  else if (!party)
-    ;
-  else if (strcmp(st, "draft") == 0)
+  if (!party)
+    return;
+  if (strcmp(st, "draft") == 0)
     bl_add(L, "you can: /interview edit|item|submit c%" PRIu64, k->id);
   else if (strcmp(st, "submitted") == 0 &&
            !signature_of(s, is_me(m, emp) ? emp : mgr))

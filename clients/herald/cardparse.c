@@ -64,13 +64,19 @@ bool cc_ref(const char *s, bool *is_card, uint64_t *n)
 bool cc_date(const char *s, char out[21])
 {
   int y, mo, d;
-  char tail;
 
-  if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &mo, &d, &tail) != 3 ||
-      s[4] != '-' || s[7] != '-' || y < 1970 || mo < 1 || mo > 12 || d < 1 ||
-      d > 31)
+  if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
     return false;
-  snprintf(out, 21, "%04d-%02d-%02dT23:59:59Z", y, mo, d);
+  for (int i = 0; i < 10; i++)
+    if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+      return false;
+  y = atoi(s);
+  mo = atoi(s + 5);
+  d = atoi(s + 8);
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31)
+    return false;
+  memcpy(out, s, 10);
+  memcpy(out + 10, "T23:59:59Z", 11);
   return true;
 }
 

@@ -190,8 +190,14 @@ static void history_cb(struct hc_conn *hc, int err,
     ui_notice(a, "older messages: %s", hc_strerror(err));
     return;
   }
-  for (size_t i = 0; i < r->u.page.nmsgs; i++)
-    model_msg_add(c, &r->u.page.msgs[i], 0);
+  for (size_t i = 0; i < r->u.page.nmsgs; i++) {
+    const struct proto_msg *pm = &r->u.page.msgs[i];
+
+    model_msg_add(c, pm, 0);
+    if (pm->kind == PROTO_KIND_CARD && pm->card)   /* until its events */
+      model_card_set(&a->m, pm->card, pm->conv, pm->seq, 0, pm->body.p,
+                     pm->body.len);
+  }
   if (!r->u.page.more)
     c->no_older = true;
   changed(a);

@@ -233,6 +233,14 @@ TEST(command_parsing)
   CHECK(cc_ref("7", &is_card, &n) && !is_card && n == 7);
   CHECK(!cc_ref("#c", &is_card, &n) && !cc_ref("x1", &is_card, &n) &&
         !cc_ref("#0", &is_card, &n));
+  {
+    char d[21];
+
+    CHECK(cc_date("2026-12-15", d));
+    CHECK_STR(d, "2026-12-15T23:59:59Z");
+    CHECK(!cc_date("2026-13-01", d) && !cc_date("2026-1-015", d) &&
+          !cc_date("26-12-15", d) && !cc_date("2026-12-00", d));
+  }
 
   j = run(cc_task_body, &m, "Write 设计 @ben due 2026-12-15 !urgent", err);
   CHECK_STR(j, "{\"type\":\"task\",\"title\":\"Write 设计\",\"assignees\":[2],"
