@@ -26,7 +26,6 @@ typein bob "hello"
 keys bob Enter
 wait_for boss "hello"
 
-# Only the interview's parties: /sign on a task is refused locally.
 typein boss "/interview new @bob period 2026-Q4"
 keys boss Enter
 wait_for boss "┌ interview #c1 · draft"
@@ -71,6 +70,10 @@ wait_for boss "locked: signed by both"
 wait_for bob "┌ task #c2 · open"
 wait_for bob "/task accept c2"
 wait_for boss "┌ task #c2 · open"
+# /sign is for interview records: a task is refused locally.
+typein bob "/sign c2"
+keys bob Enter
+wait_for bob "#c2 is a task card, not an interview"
 # An edit of the locked record is refused with the server's reason.
 typein boss "/interview edit c1 notes changed"
 keys boss Enter

@@ -20,6 +20,10 @@ wait_for ben "> Goals"
 typein ann "/okr new Ship cards period 2026-Q4"
 keys ann Enter
 wait_for ann "needs at least one key result"
+# A card the server refuses names the field.
+typein ann '/okr new Ship period 2026-Q9 kr Features 0 10'
+keys ann Enter
+wait_for ann "send refused: INVALID_CARD at /period"
 typein ann '/okr new Ship 卡片 period 2026-Q4 kr "Features done" 0 10 kr Uptime 99 99.9 %'
 keys ann Enter
 wait_for ann "┌ okr #c1 · 0%"
@@ -51,8 +55,8 @@ typein ann "/okr checkin c1 2 99.9"
 keys ann Enter
 wait_for ann "checkin: queued (offline)"
 restart_on_port
-wait_for ann "┌ okr #c1 · 75%" 40
-wait_for ben "┌ okr #c1 · 75%" 40
+wait_for ann "┌ okr #c1 · 75%" 60
+wait_for ben "┌ okr #c1 · 75%" 60
 wait_for ben "KR2 [##########] 100% 99.9/99.9 % Uptime"
 quit_all
 echo "tui cards_okr: ok"
