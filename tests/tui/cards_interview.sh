@@ -87,6 +87,16 @@ out=$(ctl card show 2)
 expect_contains "$out" '"title": "Write the design doc"' "the spawned task"
 ctl audit verify >/dev/null || fail "audit verify"
 
+# A new device of Bob's (its own state directory) rebuilds the record from
+# the server's replay.
+hopen bob2 bob 110 48 --state-dir "$T/state2" --password-file "$T/bob.pw"
+notice_ok bob2
+wait_for bob2 "┌ interview #c1 · locked"
+wait_for bob2 "signatures: Bob signed · Boss signed"
+wait_for bob2 "┌ task #c2 · open"
+keys bob2 C-c
+wait_exit bob2
+
 # The device key: one private file per state directory.
 keyf=$(find "$STATE" -path '*bob/signing-key')
 [ -n "$keyf" ] || fail "no signing key kept for bob"
