@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A task card posted with /task appears as a box on both screens; the
-# assignee's /task accept and /task done move its status on both. A
+# assignee's /task accept and /task done move its status on both (a
+# non-assignee's accept is refused, named); heraldctl card show agrees; the
+# box comes back from the offline cache with the server stopped. A
 # malformed /task is answered on the feedback line without sending.
 . "$(dirname "$0")/tui_lib.sh"
 
