@@ -18,6 +18,7 @@
  *     msg CONV SEQ FROM TS KIND TRACKED RD TOTAL URG ALL DING_N LEN:body
  *     row CONV SEQ UID ACKED          (after its msg)
  *     ding CONV SEQ FROM URG ABOUT
+ *     card ID CONV SEQ VER LEN:state  (after the msgs; state: JSON text)
  *     shown CONV                      (the conversation on screen)
  * The file is replaced atomically (temporary file, fsync, rename, fsync of
  * the directory), so a crash leaves the old or the new cache.
@@ -138,6 +139,20 @@ int cache_format(const struct model *m, char **out, size_t *len)
         sb_printf(&b, "row %" PRIu64 " %" PRIu64 " %" PRIu64 " %d\n", c->id,
                   x->seq, x->rows[r].uid, x->rows[r].acked);
     }
+  }
+  for (size_t i = 0; i < m->ncards; i++) {
+    const struct hcard *k = &m->cards[i];
+    char *st = k->state ? json_dumps(k->state, JSON_COMPACT) : NULL;
+
+    if (!st) {
+      b.oom = b.oom || k->state;
+      continue;
+    }
+    sb_printf(&b, "card %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64, k->id,
+              k->conv, k->seq, k->ver);
+    sb_str(&b, st, strlen(st));
+    sb_printf(&b, "\n");
+    free(st);
   }
   for (size_t i = 0; i < m->nbanners; i++) {
     const struct hbanner *d = &m->banners[i];
@@ -337,6 +352,17 @@ int cache_parse(struct model *m, const char *text, size_t len)
       b.about = rd_u64(&r);
       if (!r.bad && model_banner_add(m, &b) != 0)
         return -ENOMEM;
+    } else if (rd_word(&r, "card")) {
+      uint64_t id = rd_u64(&r), conv = rd_u64(&r), seq = rd_u64(&r),
+               ver = rd_u64(&r);
+      size_t sl;
+      const char *st = rd_str(&r, &sl);
+      int rc;
+
+      if (r.bad || id == 0)
+        break;
+      if ((rc = model_card_set(m, id, conv, seq, ver, st, sl)) == -ENOMEM)
+        return rc;
     } else if (rd_word(&r, "shown")) {
       m->shown = rd_u64(&r);
     } else {

@@ -6,11 +6,8 @@
  * need a connection and say so when there is none. Results show in the
  * overlay (tables, lists) or on the feedback line.
  *
- * /who, /report and /quiet are in cmd_query.c.
- *
- * The card commands (/task, /okr, /interview, /sign) have their slot in
- * the table below; they answer that cards are not available in this
- * build until the card features land.
+ * /who, /report and /quiet are in cmd_query.c; the card commands (/task,
+ * /okr, /interview, /sign) in cmd_card.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -49,7 +46,26 @@ const char *const HERALD_HELP[] = {
   "  /reconnect              try to reach the server now",
   "  /logout                 end this session on the server, and quit",
   "  /quit                   quit (unsent messages stay queued)",
-  "  /task /okr /interview /sign   cards (not available in this build yet)",
+  "",
+  "Cards (shown as boxes; CARD is #cID from the box's top line, or the",
+  "message's #SEQ; dates are YYYY-MM-DD, due at 23:59:59 UTC):",
+  "  /task TITLE [@USER...] [due DATE] [!low|normal|high|urgent]",
+  "                          post a task (default assignee: you)",
+  "  /task accept|done CARD  take / finish a task assigned to you",
+  "  /task status CARD open|in_progress|done|cancelled",
+  "  /task comment CARD TEXT",
+  "  /okr new OBJECTIVE [@OWNER] period P kr \"TITLE\" START TARGET [UNIT]...",
+  "                          P: 2026, 2026-H1, 2026-Q4; e.g. /okr new Grow",
+  "                          period 2026-Q4 kr \"Users\" 0 100 k kr Uptime 99 99.9 %",
+  "  /okr checkin CARD KR# VALUE [CONFIDENCE 0..1] [NOTE...]",
+  "  /interview new @EMPLOYEE period P    (you are the manager)",
+  "  /interview edit CARD development_plan|behaviour|notes TEXT",
+  "  /interview item CARD @OWNER [due DATE] TEXT   add an action item",
+  "  /interview submit|amend CARD",
+  "  /sign CARD              sign the interview record with this device's",
+  "                          key (online only: it signs the current version)",
+  "  Task and OKR actions made offline are queued and sent on reconnect;",
+  "  /interview edits and /sign need the server.",
   "",
   "Keys:",
   "  Ctrl-N / Ctrl-P         next / previous conversation",
@@ -454,10 +470,14 @@ void cmd_run(struct app *a, const char *line)
   } else if (strcmp(word, "reconnect") == 0) {
     hc_conn_start(a->conn);
     ui_notice(a, "reconnecting…");
-  } else if (strcmp(word, "task") == 0 || strcmp(word, "okr") == 0 ||
-             strcmp(word, "interview") == 0 || strcmp(word, "sign") == 0) {
-    /* The card commands' slot: they arrive with the card features. */
-    ui_notice(a, "/%s: cards are not available in this build yet", word);
+  } else if (strcmp(word, "task") == 0) {
+    cmd_task(a, args);
+  } else if (strcmp(word, "okr") == 0) {
+    cmd_okr(a, args);
+  } else if (strcmp(word, "interview") == 0) {
+    cmd_interview(a, args);
+  } else if (strcmp(word, "sign") == 0) {
+    cmd_sign(a, args);
   } else {
     ui_notice(a, "unknown command /%s (/help lists them)", word);
   }

@@ -2,7 +2,7 @@
  * herald_int.h — what the files of the terminal client share.
  *
  *   main.c      options, the state directory, first use (login prompt,
- *               privacy notice, device key), the loop
+ *               privacy notice, the device signing key), the loop
  *   model.c     what the client knows: conversations, messages, users,
  *               unsent messages, pending DINGs (no curses, no network)
  *   cache.c     the offline cache of the model in the state directory
@@ -10,7 +10,10 @@
  *               screens need (conversation list, members, history)
  *   ui.c        the screens (ncursesw)
  *   keys.c      keys, signals, the tick and the redraw on the loop
- *   cmd.c       slash commands; cmd_query.c: /who, /report, /quiet
+ *   cmd.c       slash commands; cmd_query.c: /who, /report, /quiet;
+ *               cmd_card.c: /task, /okr, /interview, /sign
+ *   card.c, cardbox.c, cardparse.c   card states in the model, a card
+ *               drawn as a box, card commands' words -> JSON (no curses)
  *   text.c, editline.c   widths, clusters, wrapping; the input line
  *
  * Everything runs on the loop thread (libuv, shared with the client
@@ -24,8 +27,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <uv.h>
 
+#include "cards.h"
 #include "editline.h"
 #include "hc.h"
 #include "proto.h"
@@ -53,6 +58,7 @@ struct hmsg {
   uint64_t ding_n;                /* recipients (0 with all: members - 1) */
   struct hding_row *rows;         /* DING board of my own DINGs */
   size_t nrows;
+  uint64_t card;                  /* card id, for kind card (0: unknown) */
 };
 
 struct hconv {
@@ -91,6 +97,15 @@ struct hbanner {                  /* a DING waiting for my ack */
   bool ack_queued;
 };
 
+/* A card as far as I know it: the state of its newest version seen (the
+ * payload's "state" of a card_event, or the body of its message until the
+ * first event arrives, ver 0). */
+struct hcard {
+  uint64_t id, conv, seq, ver;
+  enum card_type type;            /* 0 while unknown */
+  json_t *state;                  /* owned */
+};
+
 struct model {
   uint64_t me;
   char *my_login, *my_name;
@@ -104,6 +119,8 @@ struct model {
   struct hbanner *banners;
   size_t nbanners;
   uint64_t shown;                 /* the conversation on screen (kept) */
+  struct hcard *cards;
+  size_t ncards;
 };
 
 void model_init(struct model *m);
@@ -140,6 +157,57 @@ struct hbanner *model_banner(struct model *m, uint64_t conv, uint64_t seq);
 bool model_ding_row(struct hmsg *msg, uint64_t uid, bool acked);
 uint64_t model_ding_acked(const struct hmsg *msg);
 uint64_t model_ding_total(const struct hconv *c, const struct hmsg *msg);
+
+/* ---- cards (card.c, cardbox.c, cardparse.c: no curses, no network) ---- */
+
+struct hcard *model_card(struct model *m, uint64_t id);       /* or NULL */
+/* The card of message (conv, seq), or NULL. */
+struct hcard *model_card_at(struct model *m, uint64_t conv, uint64_t seq);
+/* Takes a card_event: the payload's "state" becomes the card's state when
+ * `ver` is newer than the version known (events may come twice, live and
+ * from the feed, and out of order across reconnects; the newest state is
+ * authoritative). Links the card's message. Returns 1 applied, 0 ignored
+ * (older or no state), -EBADMSG (payload not JSON / no type), -ENOMEM. */
+int model_card_apply(struct model *m, uint64_t id, uint64_t ver,
+                     uint64_t conv, uint64_t seq, const char *payload,
+                     size_t len);
+/* Sets a card's state from JSON text (`len` bytes): the cache, and the
+ * body of a card message before its first event (ver 0, applied only when
+ * nothing is known). Same returns. */
+int model_card_set(struct model *m, uint64_t id, uint64_t conv,
+                   uint64_t seq, uint64_t ver, const char *state,
+                   size_t len);
+
+/* The card drawn as a box of exactly `width` columns (>= 20) per line:
+ * its type, number (#cID) and status in the top border, its fields, and
+ * the commands I may use on it. *out: malloc'd array of malloc'd UTF-8
+ * lines; returns their count (0 when out of memory). */
+size_t card_box(const struct model *m, const struct hcard *k, int width,
+                char ***out);
+void card_box_free(char **v, size_t n);
+
+/* Command words, with "double quotes" grouping words (no escapes). Up to
+ * `max` words; the string is modified in place. Returns the count. */
+size_t cc_split(char *s, char **w, size_t max);
+/* A card reference: "#c12"/"c12" (card id) or "#7"/"7" (message seq in
+ * the conversation shown). Returns true and sets *is_card, *n. */
+bool cc_ref(const char *s, bool *is_card, uint64_t *n);
+/* "YYYY-MM-DD" -> "YYYY-MM-DDT23:59:59Z" (out: 21 bytes). */
+bool cc_date(const char *s, char out[21]);
+/* Card bodies from command words (after the subcommand). On success a
+ * malloc'd JSON text in *json and 0; else -1 with a sentence in err.
+ *   task:      TITLE words [@login...] [due YYYY-MM-DD] [!low|normal|high|urgent]
+ *   okr:       OBJECTIVE words [@owner] period P kr TITLE START TARGET [UNIT] ...
+ *   interview: @employee period P   (the manager: me) */
+int cc_task_body(struct model *m, char **w, size_t n, char **json,
+                 char *err, size_t errlen);
+int cc_okr_body(struct model *m, char **w, size_t n, char **json, char *err,
+                size_t errlen);
+int cc_interview_body(struct model *m, char **w, size_t n, char **json,
+                      char *err, size_t errlen);
+/* Check-in arguments: KR# (1-based) VALUE [CONFIDENCE 0..1] [NOTE...]. */
+int cc_checkin_args(char **w, size_t n, char **json, char *err,
+                    size_t errlen);
 
 /* ---- cache (cache.c) ------------------------------------------------ */
 
@@ -204,6 +272,9 @@ struct app {
   bool read_due;                  /* mark the shown conversation read once
                                      this loop iteration is done */
   bool device_key_done;
+  bool have_sign_key;             /* sign_sk holds this device's key */
+  uint8_t sign_sk[64];            /* Ed25519 secret key (seed ‖ public) */
+  uint8_t sign_pub[32];
   unsigned retry_in_ms;
   struct preq *preqs;             /* contexts of requests in flight */
   unsigned ticks;
@@ -277,11 +348,20 @@ void cmd_quiet(struct app *a, char *args);
 void cmd_send_text(struct app *a, const char *text);
 void cmd_ack_first(struct app *a);
 extern const char *const HERALD_HELP[];
+/* cmd_card.c: /task /okr /interview /sign */
+void cmd_task(struct app *a, char *args);
+void cmd_okr(struct app *a, char *args);
+void cmd_interview(struct app *a, char *args);
+void cmd_sign(struct app *a, char *args);
+/* "WHAT: CODE (field /x): message" on the feedback line, for a refusal
+ * (err: PROTO_E_* or -errno; f: the error frame or NULL). */
+void cmd_card_error(struct app *a, const char *what, int err,
+                    const struct proto_frame *f);
 
 /* main.c */
 void app_quit(struct app *a);
 /* The step of first use that registers this device's Ed25519 signing key
- * (device_key). Not available in this build: see main.c. */
+ * (device_key): loads or creates the key file, then registers it. */
 void app_device_key_register(struct app *a);
 void app_privacy_notice(struct app *a);
 void app_privacy_notice_done(struct app *a);

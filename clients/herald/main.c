@@ -24,6 +24,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "hcrypto.h"
 #include "herald_int.h"
 
 #define DEFAULT_SERVER "ws://127.0.0.1:8740"
@@ -61,16 +62,122 @@ void app_quit(struct app *a)
 
 /* ---- first use ---- */
 
-/* The device signing key (SPEC §8, PROTOCOL.md device_key): generate an
- * Ed25519 key pair once per installation, keep the secret key in the
- * state directory (0600) and register the public key with `device_key`.
- * Not available in this build: the Ed25519 primitives (crypto/hcrypto.h)
- * and the server's device_key handling arrive with the card features, and
- * signing is only needed by /sign. The call site (after the first
- * welcome) is in place; this function then fills in. */
+/* The device signing key (SPEC §8, §11; PROTOCOL.md device_key): an
+ * Ed25519 key pair made once per state directory, of which only the
+ * 32-byte seed is kept, as hex in the file "signing-key" (0600, next to
+ * the library's token). Its public key is registered for this device (the
+ * library's device id, which hello/login send as `dev`) after each first
+ * welcome of a run: the server answers `result` again for the same key,
+ * and DUPLICATE when this device already has a different one, which is
+ * reported (signatures would be refused). */
+#define SIGN_KEY_FILE "signing-key"
+
+static int hexval(char ch)
+{
+  return ch >= '0' && ch <= '9'   ? ch - '0'
+         : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+         : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                  : -1;
+}
+
+/* 0, -ENOENT (no key yet), -EBADMSG (a file that is not a key). */
+static int sign_key_load(struct app *a, uint8_t seed[HCR_SIGN_SEED_LEN])
+{
+  char path[4200], buf[80];
+  FILE *f;
+  size_t n;
+
+  snprintf(path, sizeof path, "%s/%s", a->state_dir, SIGN_KEY_FILE);
+  if (!(f = fopen(path, "re")))
+    return errno == ENOENT ? -ENOENT : -errno;
+  n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+    n--;
+  if (n != 2 * HCR_SIGN_SEED_LEN) {
+    hcr_wipe(buf, sizeof buf);
+    return -EBADMSG;
+  }
+  for (size_t i = 0; i < HCR_SIGN_SEED_LEN; i++) {
+    int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
+
+    if (hi < 0 || lo < 0) {
+      hcr_wipe(buf, sizeof buf);
+      return -EBADMSG;
+    }
+    seed[i] = (uint8_t)(hi << 4 | lo);
+  }
+  hcr_wipe(buf, sizeof buf);
+  return 0;
+}
+
+static int sign_key_create(struct app *a, uint8_t seed[HCR_SIGN_SEED_LEN])
+{
+  char hex[2 * HCR_SIGN_SEED_LEN + 2];
+  int rc;
+
+  hcr_random(seed, HCR_SIGN_SEED_LEN);
+  for (size_t i = 0; i < HCR_SIGN_SEED_LEN; i++)
+    snprintf(hex + 2 * i, 3, "%02x", seed[i]);
+  hex[2 * HCR_SIGN_SEED_LEN] = '\n';
+  rc = cache_write_file(a->state_dir, SIGN_KEY_FILE, hex, sizeof hex - 1);
+  hcr_wipe(hex, sizeof hex);
+  return rc;
+}
+
+static void device_key_cb(struct hc_conn *hc, int err,
+                          const struct proto_frame *reply, void *arg)
+{
+  struct preq *q = arg;
+  struct app *a = q->a;
+
+  (void)hc;
+  preq_done(q);
+  if (err == PROTO_E_DUPLICATE)
+    ui_notice(a, "signing key: this device (%s) already has a different key "
+              "on the server; /sign will be refused (ask an admin to revoke "
+              "the device)", hc_conn_device(a->conn));
+  else if (err == -ECONNRESET)
+    a->device_key_done = false;         /* try again at the next welcome */
+  else if (err)
+    cmd_card_error(a, "signing key not registered", err, reply);
+}
+
 void app_device_key_register(struct app *a)
 {
+  uint8_t seed[HCR_SIGN_SEED_LEN];
+  struct proto_frame f;
+  struct preq *q;
+  int rc;
+
   a->device_key_done = true;
+  if (!a->have_sign_key) {
+    rc = sign_key_load(a, seed);
+    if (rc == -ENOENT)
+      rc = sign_key_create(a, seed);
+    if (rc != 0) {
+      ui_notice(a, "signing key: %s/%s: %s", a->state_dir, SIGN_KEY_FILE,
+                rc == -EBADMSG ? "not a key file (left as it is; /sign is "
+                                 "unavailable)"
+                               : strerror(-rc));
+      hcr_wipe(seed, sizeof seed);
+      return;
+    }
+    hcr_sign_seed_keypair(seed, a->sign_pub, a->sign_sk);
+    hcr_wipe(seed, sizeof seed);
+    a->have_sign_key = true;
+  }
+  proto_frame_init(&f, PROTO_T_DEVICE_KEY);
+  f.u.device_key.dev = (struct proto_str){hc_conn_device(a->conn),
+                                          strlen(hc_conn_device(a->conn))};
+  f.u.device_key.pub = (struct proto_str){(const char *)a->sign_pub,
+                                          sizeof a->sign_pub};
+  if (!(q = preq_new(a, 0, 0)))
+    return;
+  if (hc_request(a->conn, &f, device_key_cb, q, NULL) != 0) {
+    preq_done(q);
+    a->device_key_done = false;
+  }
 }
 
 static const char *const PRIVACY_NOTICE[] = {
@@ -268,6 +375,10 @@ int main(int argc, char **argv)
   char *end;
 
   setlocale(LC_ALL, "");
+  if (hcr_init() != 0) {
+    fprintf(stderr, "herald: the crypto library did not start\n");
+    return 1;
+  }
   memset(a, 0, sizeof *a);
   a->retry_max_ms = 30000;
   env = getenv("HERALD_SERVER");
@@ -388,6 +499,7 @@ out_conn:
 out_ctx:
   hc_ctx_free(a->ctx);               /* frees the connection, flushes cursors */
   preq_free_all(a);                  /* contexts of requests never answered */
+  hcr_wipe(a->sign_sk, sizeof a->sign_sk);
 out_loop:
   uv_walk(&a->loop, close_leftover, NULL);
   uv_run(&a->loop, UV_RUN_DEFAULT);

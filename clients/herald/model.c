@@ -44,6 +44,9 @@ void model_cleanup(struct model *m)
     free(m->pend[i].body);
   free(m->pend);
   free(m->banners);
+  for (size_t i = 0; i < m->ncards; i++)
+    json_decref(m->cards[i].state);
+  free(m->cards);
   free(m->my_login);
   free(m->my_name);
   memset(m, 0, sizeof *m);
@@ -135,6 +138,7 @@ struct hmsg *model_msg_add(struct hconv *c, const struct proto_msg *pm,
   x->urg = pm->urg;
   x->ding_all = pm->all;
   x->ding_n = pm->nto;
+  x->card = pm->card;
   c->n++;
   if (pm->seq > c->last)
     c->last = pm->seq;

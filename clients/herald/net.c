@@ -190,8 +190,14 @@ static void history_cb(struct hc_conn *hc, int err,
     ui_notice(a, "older messages: %s", hc_strerror(err));
     return;
   }
-  for (size_t i = 0; i < r->u.page.nmsgs; i++)
-    model_msg_add(c, &r->u.page.msgs[i], 0);
+  for (size_t i = 0; i < r->u.page.nmsgs; i++) {
+    const struct proto_msg *pm = &r->u.page.msgs[i];
+
+    model_msg_add(c, pm, 0);
+    if (pm->kind == PROTO_KIND_CARD && pm->card)   /* until its events */
+      model_card_set(&a->m, pm->card, pm->conv, pm->seq, 0, pm->body.p,
+                     pm->body.len);
+  }
   if (!r->u.page.more)
     c->no_older = true;
   changed(a);
@@ -252,8 +258,11 @@ static int pending_cb(uint64_t oid, const struct proto_frame *f, void *arg)
     return 0;
   snprintf(cmid, sizeof cmid, "%.*s", (int)f->u.send.cmid.len,
            f->u.send.cmid.p ? f->u.send.cmid.p : "");
-  model_pend_add(&a->m, oid, f->u.send.conv, cmid, f->u.send.body.p,
-                 f->u.send.body.len, f->u.send.kind == PROTO_KIND_DING);
+  if (f->u.send.kind == PROTO_KIND_CARD)      /* not its JSON */
+    model_pend_add(&a->m, oid, f->u.send.conv, cmid, "[card]", 6, false);
+  else
+    model_pend_add(&a->m, oid, f->u.send.conv, cmid, f->u.send.body.p,
+                   f->u.send.body.len, f->u.send.kind == PROTO_KIND_DING);
   return 0;
 }
 
@@ -274,6 +283,10 @@ static void on_msg(struct app *a, const struct proto_msg *pm)
   if (pm->from == a->m.me && pm->cmid.p)
     model_pend_remove_cmid(&a->m, pm->cmid.p, pm->cmid.len);
   model_msg_add(c, pm, HERALD_CACHE_PER_CONV * 4);
+  if (pm->kind == PROTO_KIND_CARD && pm->card)
+    /* The body is the card as posted: shown until its events arrive. */
+    model_card_set(&a->m, pm->card, pm->conv, pm->seq, 0, pm->body.p,
+                   pm->body.len);
   if (pm->seq > c->last)
     c->last = pm->seq;
   if (pm->from == a->m.me && pm->seq > c->read_upto &&
@@ -290,6 +303,41 @@ static void on_msg(struct app *a, const struct proto_msg *pm)
   /* One read per loop iteration, not one per message of a replay page
    * (each read is an fsync'd outbox entry). */
   a->read_due = true;
+}
+
+static bool assigned_to_me(const struct app *a, const struct hcard *k)
+{
+  const json_t *v;
+  size_t i;
+
+  if (k->type != CARD_TASK)
+    return false;
+  json_array_foreach(json_object_get(k->state, "assignees"), i, v)
+    if (json_integer_value(v) == (json_int_t)a->m.me)
+      return true;
+  return false;
+}
+
+static void on_card_event(struct app *a, const struct proto_card_event *e)
+{
+  int rc = model_card_apply(&a->m, e->card, e->ver, e->conv, e->seq,
+                            e->payload.p, e->payload.len);
+  struct hcard *k = rc == 1 ? model_card(&a->m, e->card) : NULL;
+
+  if (!k)
+    return;
+  a->cache_dirty = true;
+  changed(a);
+  /* Live news that concerns me. */
+  if (e->ev.len == 7 && memcmp(e->ev.p, "created", 7) == 0 &&
+      e->actor != a->m.me && assigned_to_me(a, k))
+    ui_notice(a, "new task for you: #c%" PRIu64 " %s", k->id,
+              json_string_value(json_object_get(k->state, "title")));
+  else if (e->ev.len == 8 && memcmp(e->ev.p, "reminder", 8) == 0)
+    ui_notice(a, "reminder: card #c%" PRIu64, k->id);
+  else if (e->ev.len == 6 && memcmp(e->ev.p, "locked", 6) == 0)
+    ui_notice(a, "interview #c%" PRIu64 " is signed by both and locked",
+              k->id);
 }
 
 static void on_receipt(struct app *a, const struct proto_receipt *r)
@@ -423,6 +471,9 @@ void net_on_event(struct hc_conn *hc, const struct hc_event *ev, void *arg)
   case HC_EV_DING_ALERT:
     on_ding_alert(a, ev->ding_alert);
     break;
+  case HC_EV_CARD_EVENT:
+    on_card_event(a, ev->card_event);
+    break;
   case HC_EV_REMIND: {
     struct hconv *c = model_conv(&a->m, ev->remind->conv);
     char buf[64];
@@ -455,10 +506,17 @@ void net_on_event(struct hc_conn *hc, const struct hc_event *ev, void *arg)
   case HC_EV_OUTBOX_FAILED:
     if (ev->otype == PROTO_T_SEND)
       model_pend_remove_oid(&a->m, ev->oid);
-    ui_notice(a, "%s refused: %s%s%.*s", proto_type_name(ev->otype),
-              hc_strerror(ev->err), ev->frame ? " — " : "",
-              ev->frame ? (int)ev->frame->u.error.message.len : 0,
-              ev->frame ? ev->frame->u.error.message.p : "");
+    /* Sends and card actions: the error's name, field and message (a
+     * card refused by the server names its field, e.g. /due). */
+    if (ev->otype == PROTO_T_CARD_ACTION || ev->otype == PROTO_T_SEND)
+      cmd_card_error(a, ev->otype == PROTO_T_SEND ? "send refused"
+                                                  : "card action refused",
+                     ev->err, ev->frame);
+    else
+      ui_notice(a, "%s refused: %s%s%.*s", proto_type_name(ev->otype),
+                hc_strerror(ev->err), ev->frame ? " — " : "",
+                ev->frame ? (int)ev->frame->u.error.message.len : 0,
+                ev->frame ? ev->frame->u.error.message.p : "");
     break;
   case HC_EV_ERROR:
     if (ev->frame && ev->frame->type == PROTO_T_ERROR)

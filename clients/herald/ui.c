@@ -285,6 +285,25 @@ static const char *urg_name(enum proto_urgency u)
                                  : "normal";
 }
 
+/* A card message as its box (cardbox.c); false when the card is unknown. */
+static bool card_lines(struct app *a, const struct hconv *c,
+                       const struct hmsg *x, int width, struct vlines *L)
+{
+  struct hcard *k = x->card ? model_card(&a->m, x->card) : NULL;
+  char **v;
+  size_t n;
+  int w = width - 2 > 76 ? 76 : width - 2;
+
+  if (!k)
+    k = model_card_at(&a->m, c->id, x->seq);
+  if (!k || !k->state || w < 20 || !(n = card_box(&a->m, k, w, &v)))
+    return false;
+  for (size_t i = 0; i < n; i++)
+    vl_text(L, v[i], strlen(v[i]), 0, 2);
+  card_box_free(v, n);
+  return true;
+}
+
 static void msg_lines(struct app *a, const struct hconv *c,
                       const struct hmsg *x, int width, struct vlines *L)
 {
@@ -301,12 +320,14 @@ static void msg_lines(struct app *a, const struct hconv *c,
   if (mine && x->tracked && x->total)
     snprintf(tag + strlen(tag), sizeof tag - strlen(tag),
              "  read %" PRIu64 "/%" PRIu64, x->rd, x->total);
-  else if (x->kind == PROTO_KIND_CARD)
+  else if (x->kind == PROTO_KIND_CARD && !x->card)
     snprintf(tag + strlen(tag), sizeof tag - strlen(tag), "  [card]");
   /* The seq is what /who and /ack take. */
   snprintf(head, sizeof head, "%s %s #%" PRIu64 "%s", t,
            model_name(&a->m, x->from, nb, sizeof nb), x->seq, tag);
   vl_text(L, head, strlen(head), A_BOLD | (mine ? COLOR_PAIR(PAIR_MINE) : 0), 0);
+  if (x->kind == PROTO_KIND_CARD && card_lines(a, c, x, width, L))
+    return;
   vl_wrapped(L, x->body, x->len, width, 0, 2);
 }
 

@@ -738,6 +738,11 @@ const char *hc_conn_token(const struct hc_conn *c)
   return c ? c->token : NULL;
 }
 
+const char *hc_conn_device(const struct hc_conn *c)
+{
+  return c ? c->device : NULL;
+}
+
 int hc_conn_set_password(struct hc_conn *c, const char *login,
                          const char *password)
 {

@@ -309,6 +309,11 @@ const struct hc_info *hc_conn_info(const struct hc_conn *c);
  * time; with a state directory the library does that itself. */
 const char *hc_conn_token(const struct hc_conn *c);
 
+/* This connection's device id (the config's, the state directory's, or a
+ * random one): what hello/login send as `dev`, and the `dev` of
+ * device_key and card_sign. Owned by the connection; NULL for NULL. */
+const char *hc_conn_device(const struct hc_conn *c);
+
 /* Replaces the credentials, e.g. after STOPPED with PROTO_E_TOKEN_EXPIRED.
  * The strings are copied (NULL clears). Takes effect at the next attempt;
  * call hc_conn_start() to restart a STOPPED connection. 0 or -ENOMEM. */

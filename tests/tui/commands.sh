@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Commands and keys: /help, older history loaded with PgUp from the server,
-# /new group, Ctrl-N/Ctrl-P, /who, /quiet (show, set, clear), the card
-# commands' placeholder, an unknown command, /logout (the token is revoked
+# /new group, Ctrl-N/Ctrl-P, /who, /quiet (show, set, clear), a card
+# command without arguments (its usage), an unknown command, /logout (the token is revoked
 # and removed: the next start asks the password, not the notice).
 . "$(dirname "$0")/tui_lib.sh"
 
@@ -17,7 +17,7 @@ wait_for ann "online"
 typein ann "/help"
 keys ann Enter
 wait_for ann "herald — help"
-keys ann NPage
+keys ann NPage NPage NPage     # the keys are at the end, after the cards
 wait_for ann "Ctrl-N / Ctrl-P"
 keys ann Escape
 wait_gone ann "herald — help"
@@ -92,7 +92,7 @@ keys ann Escape
 
 typein ann "/task"
 keys ann Enter
-wait_for ann "/task: cards are not available in this build yet"
+wait_for ann "usage: /task TITLE"
 typein ann "/frob"
 keys ann Enter
 wait_for ann "unknown command /frob"

@@ -805,11 +805,15 @@ TEST(state_survives_a_restart)
   struct proto_frame f;
   uint64_t oid;
   struct stat st;
+  char dev[200];
 
   snprintf(dir, sizeof dir, "%s/state", test_tmpdir());
   cfg.state_dir = dir;
   setup_cfg(&cfg);
   go_online();                      /* the login's token is saved */
+  CHECK(hc_conn_device(c) != NULL);
+  snprintf(dev, sizeof dev, "%s", hc_conn_device(c));
+  CHECK(strlen(dev) > 0);
   inject_msg(4, 1, "a");
   inject_msg(4, 2, "b");
   CHECK_INT(hc_send_text(c, 4, "unsent", 6, &oid, NULL), ==, 0);
@@ -832,6 +836,10 @@ TEST(state_survives_a_restart)
   ws_up();
   CHECK_UINT(pull_type(&f), ==, PROTO_T_HELLO);
   CHECK_MEM(f.u.hello.token.p, "tok-1", 5);
+  /* The device id is kept, and is what hello sends. */
+  CHECK_STR(hc_conn_device(c), dev);
+  CHECK_UINT(f.u.hello.dev.len, ==, strlen(dev));
+  CHECK_MEM(f.u.hello.dev.p, dev, strlen(dev));
   inject_welcome(f.id, NULL);
   proto_frame_cleanup(&f);
   CHECK_UINT(pull_type(&f), ==, PROTO_T_SEND);
