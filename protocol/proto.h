@@ -49,6 +49,7 @@
 #define PROTO_DEPTH_CAP 16u                /* no limit may exceed this */
 #define PROTO_ID_MAX 0x7fffffffffffffffull /* ids, seqs, times: 2^63-1 */
 #define PROTO_CMID_MAX 64u                 /* client message id bytes */
+#define PROTO_DEV_MAX 100u                 /* device id bytes (devices.name) */
 #define PROTO_PAGE_MAX 1000u               /* messages in one page */
 #define PROTO_HASH_LEN 32u                 /* card content hash bytes */
 #define PROTO_SIG_LEN 64u                  /* Ed25519 signature bytes */

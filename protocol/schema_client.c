@@ -47,7 +47,7 @@ PROTO_SCHEMA(proto_schema_window, struct proto_window, "window", f_window,
 static const struct proto_field f_hello[] = {
   PF_S(struct proto_hello, token, PF_REQ, 1, 512,
        "session token (from login) or bot token"),
-  PF_S(struct proto_hello, dev, PF_REQ, 1, 128,
+  PF_S(struct proto_hello, dev, PF_REQ, 1, PROTO_DEV_MAX,
        "device id, stable for one installation"),
   PF_S(struct proto_hello, client, 0, 0, 64, "client name"),
   PF_S(struct proto_hello, cver, 0, 0, 32, "client version"),
@@ -57,7 +57,7 @@ PROTO_SCHEMA(proto_schema_hello, struct proto_hello, "hello", f_hello, NULL);
 static const struct proto_field f_login[] = {
   PF_S(struct proto_login, login, PF_REQ, 1, 128, "login name"),
   PF_S(struct proto_login, pass, PF_REQ, 1, 1024, "password"),
-  PF_S(struct proto_login, dev, PF_REQ, 1, 128,
+  PF_S(struct proto_login, dev, PF_REQ, 1, PROTO_DEV_MAX,
        "device id, stable for one installation"),
   PF_S(struct proto_login, client, 0, 0, 64, "client name"),
   PF_S(struct proto_login, cver, 0, 0, 32, "client version"),
@@ -199,14 +199,15 @@ static const struct proto_field f_card_sign[] = {
        "SHA-256 of the card's canonical encoding"),
   PF_X(struct proto_card_sign, sig, PF_REQ, PROTO_SIG_LEN, PROTO_SIG_LEN,
        "Ed25519 signature of `hash`"),
-  PF_S(struct proto_card_sign, dev, PF_REQ, 1, 128,
+  PF_S(struct proto_card_sign, dev, PF_REQ, 1, PROTO_DEV_MAX,
        "device whose registered key signed"),
 };
 PROTO_SCHEMA(proto_schema_card_sign, struct proto_card_sign, "card_sign",
              f_card_sign, NULL);
 
 static const struct proto_field f_device_key[] = {
-  PF_S(struct proto_device_key, dev, PF_REQ, 1, 128, "device id"),
+  PF_S(struct proto_device_key, dev, PF_REQ, 1, PROTO_DEV_MAX,
+       "device id"),
   PF_X(struct proto_device_key, pub, PF_REQ, PROTO_PUBKEY_LEN,
        PROTO_PUBKEY_LEN, "Ed25519 public key"),
 };

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "duration.h"
 #include "herald_int.h"
 #include "text.h"
 
@@ -103,24 +104,6 @@ void cmd_who(struct app *a, char *args)
 
 /* ---- /report ---- */
 
-static long parse_duration(const char *s)
-{
-  char *end;
-  long v = strtol(s, &end, 10);
-
-  if (end == s || v < 0)
-    return -1;
-  if (*end == '\0' || strcmp(end, "s") == 0)
-    return v;
-  if (strcmp(end, "m") == 0)
-    return v * 60;
-  if (strcmp(end, "h") == 0)
-    return v * 3600;
-  if (strcmp(end, "d") == 0)
-    return v * 86400;
-  return -1;
-}
-
 /* Appends `s` padded with spaces to `w` display columns. */
 static void cell(char *line, size_t cap, const char *s, int w)
 {
@@ -211,10 +194,11 @@ static void report_cb(struct hc_conn *hc, int err, const struct proto_frame *f,
 void cmd_report(struct app *a, char *args)
 {
   char *w = cmd_word(&args);
-  long older = 7200;
+  int64_t older = 7200;
   struct proto_frame f;
 
-  if (w && ((older = parse_duration(w)) < 60 || older > 31536000)) {
+  if (w && (proto_duration_parse(w, strlen(w), &older) < 0 || older < 60 ||
+            older > 31536000)) {
     ui_notice(a, "usage: /report [DURATION] (1m to 365d, e.g. 2h, 90m)");
     return;
   }

@@ -314,7 +314,7 @@ int hc_conn_new(struct hc_ctx *ctx, const struct hc_conn_config *cfg,
     rc = -ENOMEM;
     goto fail;
   }
-  if (cfg->device && (!*cfg->device || strlen(cfg->device) > 128)) {
+  if (cfg->device && (!*cfg->device || strlen(cfg->device) > PROTO_DEV_MAX)) {
     rc = -EINVAL;
     goto fail;
   }

@@ -222,8 +222,9 @@ struct hc_conn_config {
   const char *login;
   const char *password;
   const char *token;
-  /* Device id (1..128 bytes). NULL: the state directory's, created on
-   * first use; without a state directory a random one per connection. */
+  /* Device id (1..PROTO_DEV_MAX bytes). NULL: the state directory's,
+   * created on first use; without a state directory a random one per
+   * connection. */
   const char *device;
   /* Client name and version sent in hello/login; NULL = "herald_client". */
   const char *client_name;
