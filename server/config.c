@@ -580,7 +580,7 @@ void srv_config_print_file(FILE *out)
       snprintf(line, sizeof(line), "Range %lld..%lld; environment %s.",
                e->min, e->max, envname);
     else if (e->type == CFG_BOOL)
-      snprintf(line, sizeof(line), "true or false; environment %s.",
+      snprintf(line, sizeof(line), "Boolean (true or false); environment %s.",
                envname);
     else
       snprintf(line, sizeof(line), "Environment %s.", envname);
