@@ -55,6 +55,10 @@ refused --check-config --tls-cert "$P/srv.pem" --tls-key "$P/two.key"
 expect_contains "$ERR" "setting tls-key:" "--check-config loads the TLS files"
 out=$("$HERALDD" --check-config --tls-cert "$P/srv.pem" --tls-key "$P/srv.key")
 expect_contains "$out" "configuration OK" "good TLS files pass --check-config"
+chmod 644 "$P/other.key"
+out=$("$HERALDD" --check-config --tls-cert "$P/other.pem" --tls-key "$P/other.key" 2>&1)
+expect_contains "$out" "can be read by other users" "a world-readable key is warned about"
+chmod 600 "$P/other.key"
 
 # ---- allow-plaintext: a non-loopback address starts, with a warning
 "$HERALDD" --listen 0.0.0.0:0 --allow-plaintext true --data-dir "$D" \
