@@ -9,9 +9,9 @@ set -euo pipefail
 what=${1:-run}
 run_pkgs=(build-essential cmake pkg-config curl ca-certificates
   libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libpq-dev libmsgpack-dev
-  libsodium-dev libjansson-dev libncurses-dev libcurl4-openssl-dev
+  libsodium-dev libjansson-dev libncurses-dev libcurl4-openssl-dev libssl-dev
   postgresql-15)
-test_pkgs=(clang libclang-rt-14-dev tmux procps psmisc locales)
+test_pkgs=(clang libclang-rt-14-dev tmux procps psmisc locales openssl)
 
 pkgs=("${run_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")

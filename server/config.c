@@ -10,13 +10,15 @@
 
 #include "store.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
-enum cfg_type { CFG_STR, CFG_INT };
+enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL };
 
 struct cfg_entry {
   const char *name;
@@ -42,6 +44,18 @@ static const struct cfg_entry settings[] = {
   {"listen", CFG_STR, "127.0.0.1:8740", 0, 0, OFF(listen),
    "HOST:PORT to serve WebSocket and HTTP on (loopback by default)",
    check_listen},
+  {"tls-cert", CFG_STR, "", 0, 0, OFF(tls_cert),
+   "PEM file with the server certificate followed by its intermediates; "
+   "with tls-key, WebSocket (wss://) and HTTP (https://) are served over "
+   "TLS 1.2/1.3 on the listen port. Re-read with tls-key on SIGHUP",
+   NULL},
+  {"tls-key", CFG_STR, "", 0, 0, OFF(tls_key),
+   "PEM file with the private key of tls-cert (a path: the key itself is "
+   "never a setting; keep the file mode 0600)", NULL},
+  {"allow-plaintext", CFG_BOOL, "false", 0, 1, OFF(allow_plaintext),
+   "serve plain text on a listen address that is not loopback (only "
+   "behind a TLS-terminating proxy on a private network); without TLS "
+   "and without this, such an address is refused", NULL},
   {"data-dir", CFG_STR, NULL, 0, 0, OFF(data_dir),
    "directory of the embedded PostgreSQL cluster (used when no db is set)",
    NULL},
@@ -185,6 +199,59 @@ static const struct cfg_entry *find(const char *name, size_t len)
   return NULL;
 }
 
+/* true/yes/on/1 -> 1, false/no/off/0 -> 0, else -1. */
+static int parse_bool(const char *v)
+{
+  static const char *yes[] = {"true", "yes", "on", "1"};
+  static const char *no[] = {"false", "no", "off", "0"};
+
+  for (size_t i = 0; i < 4; i++) {
+    if (strcasecmp(v, yes[i]) == 0)
+      return 1;
+    if (strcasecmp(v, no[i]) == 0)
+      return 0;
+  }
+  return -1;
+}
+
+int srv_config_is_loopback(const char *host)
+{
+  struct in_addr a4;
+  struct in6_addr a6;
+
+  if (strcasecmp(host, "localhost") == 0)
+    return 1;
+  if (inet_pton(AF_INET, host, &a4) == 1)
+    return (ntohl(a4.s_addr) >> 24) == 127;
+  if (inet_pton(AF_INET6, host, &a6) == 1)
+    return IN6_IS_ADDR_LOOPBACK(&a6) ||
+           (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+  return 0;
+}
+
+/* Rules between settings, checked once every source is in. */
+static int check_combination(const struct srv_config *cfg, char *err,
+                             size_t errlen)
+{
+  int tls = cfg->tls_cert[0] != '\0';
+
+  if (tls != (cfg->tls_key[0] != '\0')) {
+    snprintf(err, errlen, "setting %s: TLS needs both tls-cert and tls-key, "
+             "and %s is not set", tls ? "tls-key" : "tls-cert",
+             tls ? "tls-key" : "tls-cert");
+    return -1;
+  }
+  if (!tls && !cfg->allow_plaintext &&
+      !srv_config_is_loopback(cfg->listen_host)) {
+    snprintf(err, errlen, "setting listen: %s is not a loopback address and "
+             "TLS is off: set tls-cert and tls-key, or set allow-plaintext = "
+             "true when a TLS-terminating proxy is in front",
+             cfg->listen_host);
+    return -1;
+  }
+  return 0;
+}
+
 /* Stores one value, checking type and bounds. */
 static int set_value(struct srv_config *cfg, const struct cfg_entry *e,
                      const char *v, int source, char *err, size_t errlen)
@@ -209,6 +276,15 @@ static int set_value(struct srv_config *cfg, const struct cfg_entry *e,
       return -1;
     }
     *(int *)p = (int)n;
+  } else if (e->type == CFG_BOOL) {
+    int b = parse_bool(v);
+
+    if (b < 0) {
+      snprintf(err, errlen, "setting %s (%s): expected true or false, got "
+               "\"%s\"", e->name, source_names[source], v);
+      return -1;
+    }
+    *(int *)p = b;
   } else {
     char **s = (char **)p;
     free(*s);
@@ -349,6 +425,10 @@ int srv_config_load(struct srv_config *cfg, int argc, char **argv,
       *action = SRV_CONFIG_CHECK;
       continue;
     }
+    if (strcmp(arg, "--print-config") == 0) {
+      *action = SRV_CONFIG_PRINT;
+      continue;
+    }
     if (strncmp(arg, "--", 2) != 0) {
       snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", arg);
       return -1;
@@ -375,7 +455,10 @@ int srv_config_load(struct srv_config *cfg, int argc, char **argv,
     if (set_value(cfg, e, val, 3, err, errlen) != 0)
       return -1;
   }
-  return 0;
+  /* The documented file is the same whatever the other settings say. */
+  if (*action == SRV_CONFIG_PRINT)
+    return 0;
+  return check_combination(cfg, err, errlen);
 }
 
 void srv_config_cleanup(struct srv_config *cfg)
@@ -405,7 +488,11 @@ void srv_config_usage(FILE *out)
           "environment, which wins over the file.\n\n"
           "Options:\n"
           "  --config FILE          read settings from FILE\n"
-          "  --check-config         check the settings, print them, and exit\n"
+          "  --check-config         check the settings (and the TLS files), "
+          "print them,\n                         and exit\n"
+          "  --print-config         write the documented configuration file "
+          "(every\n                         setting with its default) and "
+          "exit\n"
           "  --help                 show this help and exit\n"
           "  --version              show the version and exit\n\n"
           "Settings:\n");
@@ -415,6 +502,8 @@ void srv_config_usage(FILE *out)
     fprintf(out, "  --%-20s %s\n", e->name, e->help);
     fprintf(out, "  %-22s default: %s", "",
             e->def ? (*e->def ? e->def : "(empty)") : "(see below)");
+    if (e->type == CFG_BOOL)
+      fprintf(out, " (true or false)");
     if (e->type == CFG_INT)
       fprintf(out, "; range %lld..%lld", e->min, e->max);
     fprintf(out, "; env %s\n", envname);
@@ -431,10 +520,82 @@ void srv_config_dump(const struct srv_config *cfg, FILE *out)
     const char *p = (const char *)cfg + e->offset;
     if (e->type == CFG_INT)
       fprintf(out, "%s = %d\n", e->name, *(const int *)p);
+    else if (e->type == CFG_BOOL)
+      fprintf(out, "%s = %s\n", e->name, *(const int *)p ? "true" : "false");
     else if (strcmp(e->name, "db") == 0 && strstr(*(char *const *)p,
                                                   "password"))
       fprintf(out, "%s = (set; contains a password, not shown)\n", e->name);
     else
       fprintf(out, "%s = \"%s\"\n", e->name, *(char *const *)p);
+  }
+}
+
+/* Writes `text` as "# " comment lines of at most 76 columns. */
+static void comment_wrapped(FILE *out, const char *text)
+{
+  const char *p = text;
+
+  while (*p) {
+    size_t n = strlen(p), cut = n;
+
+    if (n > 74) {
+      cut = 74;
+      while (cut > 0 && p[cut] != ' ')
+        cut--;
+      if (cut == 0)
+        cut = strcspn(p, " ");
+    }
+    fprintf(out, "# %.*s\n", (int)cut, p);
+    p += cut;
+    while (*p == ' ')
+      p++;
+  }
+}
+
+void srv_config_print_file(FILE *out)
+{
+  char envname[64], line[512];
+
+  fprintf(out,
+    "# heraldd.conf: every heraldd setting with its default.\n"
+    "#\n"
+    "# Generated by `heraldd --print-config` from the settings table; a test\n"
+    "# fails when this file and the table differ. Regenerate it with:\n"
+    "#   heraldd --print-config > docker/heraldd.conf\n"
+    "#\n"
+    "# Use: heraldd --config FILE (or HERALD_CONFIG=FILE). Lines are\n"
+    "# \"name = value\" (quotes optional); \"#\" starts a comment. Every\n"
+    "# setting below is commented out, so this file changes nothing until a\n"
+    "# line is uncommented. A setting can also come from the environment\n"
+    "# (HERALD_NAME, e.g. HERALD_LISTEN) or a flag (--name VALUE): flags win\n"
+    "# over the environment, which wins over this file.\n"
+    "# `heraldd --check-config --config FILE` checks a file.\n");
+  for (size_t i = 0; i < NSETTINGS; i++) {
+    const struct cfg_entry *e = &settings[i];
+
+    env_name(e->name, envname, sizeof(envname));
+    fprintf(out, "\n");
+    comment_wrapped(out, e->help);
+    if (e->type == CFG_INT)
+      snprintf(line, sizeof(line), "Range %lld..%lld; environment %s.",
+               e->min, e->max, envname);
+    else if (e->type == CFG_BOOL)
+      snprintf(line, sizeof(line), "Boolean (true or false); environment %s.",
+               envname);
+    else
+      snprintf(line, sizeof(line), "Environment %s.", envname);
+    comment_wrapped(out, line);
+    if (!e->def) {
+      /* The one computed default (data-dir): the rule, and the value as
+       * root, which is what the container runs with. */
+      comment_wrapped(out, "Default: $HERALD_DATA_DIR, else /var/lib/herald "
+                           "when run as root, else $XDG_DATA_HOME/herald or "
+                           "~/.local/share/herald.");
+      fprintf(out, "#%s = \"/var/lib/herald\"\n", e->name);
+    } else if (e->type == CFG_STR) {
+      fprintf(out, "#%s = \"%s\"\n", e->name, e->def);
+    } else {
+      fprintf(out, "#%s = %s\n", e->name, e->def);
+    }
   }
 }

@@ -18,6 +18,9 @@ struct srv_config {
   char *listen;           /* "host:port" */
   char *listen_host;      /* parsed from listen */
   int listen_port;
+  char *tls_cert;         /* PEM certificate chain; empty = no TLS */
+  char *tls_key;          /* PEM private key file (a path, never the key) */
+  int allow_plaintext;    /* plain text on a non-loopback listen address */
   char *data_dir;         /* embedded PostgreSQL lives under it */
   char *db;               /* libpq conninfo; empty = embedded default */
   char *master_key_file;  /* master key file; empty = DATA_DIR/master.key
@@ -50,6 +53,7 @@ enum srv_config_action {
   SRV_CONFIG_HELP,         /* --help was given: usage printed */
   SRV_CONFIG_VERSION,      /* --version was given */
   SRV_CONFIG_CHECK,        /* --check-config: checked, nothing to run */
+  SRV_CONFIG_PRINT,        /* --print-config: the documented file */
 };
 
 /* Loads `cfg` from defaults, file, environment and argv. On error writes one
@@ -63,6 +67,14 @@ void srv_config_cleanup(struct srv_config *cfg);
 
 /* Writes the --help text, generated from the settings table. */
 void srv_config_usage(FILE *out);
+
+/* Writes the documented configuration file (docker/heraldd.conf): every
+ * setting with its help and default, commented out. Depends on nothing but
+ * the table, so the same binary always writes the same text. */
+void srv_config_print_file(FILE *out);
+
+/* True when `host` (as in listen) is a loopback address or "localhost". */
+int srv_config_is_loopback(const char *host);
 
 /* Writes every setting with its effective value (secrets masked). */
 void srv_config_dump(const struct srv_config *cfg, FILE *out);

@@ -22,6 +22,7 @@
 #include "http_int.h"
 #include "log_int.h"
 #include "server_int.h"
+#include "tls_int.h"
 
 #include "proto.h"
 
@@ -488,6 +489,9 @@ int srv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
   case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     detach(pss);
     break;
+  case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+    /* Sent to protocols[0] once, with the vhost's SSL_CTX (tls_int.h). */
+    return srv_tls_vhost_ctx(lws_context_user(lws_get_context(wsi)), user);
   case LWS_CALLBACK_WSI_DESTROY:
     /* Sent to protocols[0] for every connection, WebSocket ones too, whose
      * per-connection data is not ours. */

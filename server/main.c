@@ -8,6 +8,7 @@
 #include "log_int.h"
 #include "masterkey_int.h"
 #include "server_int.h"
+#include "tls_int.h"
 
 #include "hcrypto.h"
 #include "store.h"
@@ -61,7 +62,19 @@ int main(int argc, char **argv)
     srv_config_cleanup(&cfg);
     return 2;
   }
+  /* The TLS files are checked before anything starts, and by
+   * --check-config: a bad one is a configuration error. */
+  if ((action == SRV_CONFIG_RUN || action == SRV_CONFIG_CHECK) &&
+      srv_tls_check(&cfg, err, sizeof(err)) != 0) {
+    fprintf(stderr, "heraldd: %s\n", err);
+    srv_config_cleanup(&cfg);
+    return 2;
+  }
   switch (action) {
+  case SRV_CONFIG_PRINT:
+    srv_config_print_file(stdout);
+    srv_config_cleanup(&cfg);
+    return 0;
   case SRV_CONFIG_HELP:
     srv_config_usage(stdout);
     srv_config_cleanup(&cfg);

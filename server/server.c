@@ -20,6 +20,7 @@
 #include "server_int.h"
 #include "session_int.h"
 #include "sweeper_int.h"
+#include "tls_int.h"
 
 #include "hcrypto.h"
 
@@ -76,6 +77,7 @@ static void finish_stop(struct srv_server *srv)
   srv->writer = srv->reader = srv->auth = NULL;
   srv_quiet_close(srv);
   srv_clock_close(srv);
+  srv_tls_close(srv);
   close_handle((uv_handle_t *)&srv->drain_timer);
   close_handle((uv_handle_t *)&srv->sig_term);
   close_handle((uv_handle_t *)&srv->sig_int);
@@ -159,7 +161,8 @@ int srv_server_init(struct srv_server *srv, const struct srv_config *cfg,
   uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
   uv_signal_start(&srv->sig_int, on_signal, SIGINT);
 
-  if (srv_quiet_init(srv) != 0 || srv_clock_init(srv) != 0)
+  if (srv_quiet_init(srv) != 0 || srv_clock_init(srv) != 0 ||
+      srv_tls_init(srv) != 0)
     return -1;
   if (srv_ratelimit_init(&srv->login_by_account, 16384, 10, 30000) != 0 ||
       srv_ratelimit_init(&srv->login_by_peer, 16384, 30, 1000) != 0)
@@ -186,6 +189,7 @@ int srv_server_init(struct srv_server *srv, const struct srv_config *cfg,
   info.user = srv;
   /* Stalled handshakes and silent HTTP clients are dropped after this. */
   info.timeout_secs = 10;
+  srv_tls_info(cfg, &info, 1);
   srv->lws = lws_create_context(&info);
   if (!srv->lws) {
     srv_err("server", "cannot create the libwebsockets context (is "
@@ -206,14 +210,29 @@ int srv_server_init(struct srv_server *srv, const struct srv_config *cfg,
   info.user = srv;
   info.retry_and_idle_policy = &keepalive;
   info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+  srv_tls_info(cfg, &info, 0);
   vh = lws_create_vhost(srv->lws, &info);
   if (!vh) {
-    srv_err("server", "cannot listen on %s (address in use, or not an "
-                      "address of this host?)", cfg->listen);
+    srv_err("server", "cannot listen on %s (address in use, not an "
+                      "address of this host, or the TLS files failed?)",
+            cfg->listen);
     return -1;
   }
   srv->bound_port = lws_get_vhost_port(vh);
-  srv_info("server", "listening on %s:%d", cfg->listen_host, srv->bound_port);
+  if (cfg->tls_cert[0]) {
+    if (srv_tls_log_serving(srv) != 0) {
+      srv_err("tls", "libwebsockets did not set up TLS on %s", cfg->listen);
+      return -1;
+    }
+  } else if (!srv_config_is_loopback(cfg->listen_host)) {
+    /* Only with allow-plaintext (config.c refuses it otherwise). */
+    srv_warn("server", "serving plain text on %s, which is not a loopback "
+             "address (allow-plaintext): passwords and tokens cross the "
+             "network unencrypted unless a TLS proxy is in front",
+             cfg->listen_host);
+  }
+  srv_info("server", "listening on %s:%d (%s)", cfg->listen_host,
+           srv->bound_port, cfg->tls_cert[0] ? "TLS" : "plain text");
   return srv_sweeper_start(srv);
 }
 
@@ -246,4 +265,5 @@ void srv_server_cleanup(struct srv_server *srv)
   srv_intmap_cleanup(&srv->subs);
   srv_intmap_cleanup(&srv->conv_last);
   srv_botrate_cleanup(srv);
+  srv_tls_cleanup(srv);
 }

@@ -23,6 +23,7 @@ struct srv_keyring;
 struct srv_quiet;
 struct srv_session;
 struct srv_sweeper;
+struct srv_tls;
 
 struct srv_server {
   const struct srv_config *cfg;  /* borrowed; outlives the server */
@@ -65,6 +66,9 @@ struct srv_server {
   struct srv_quiet *quiet;
   /* The DING scheduler (ding_int.h). */
   struct srv_ding_sched *ding;
+
+  /* TLS on the listen port and its reload on SIGHUP (tls_int.h). */
+  struct srv_tls *tls;
 
   int stopping;                  /* SIGTERM/SIGINT seen */
   uint64_t stop_deadline_ms;

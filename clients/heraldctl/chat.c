@@ -195,6 +195,7 @@ int chat_open(struct chat *ch)
 
   memset(&cfg, 0, sizeof cfg);
   cfg.url = ch->server;
+  cfg.tls.ca_file = ch->ca_file;   /* NULL: HERALD_CA_FILE, else the system */
   cfg.client_name = "heraldctl";
   cfg.client_version = "0.1.0";
   /* No state on disk; start every conversation at its newest message
@@ -221,9 +222,16 @@ int chat_open(struct chat *ch)
     goto out;
   }
   rc = hc_conn_new(ch->ctx, &cfg, &ch->conn);
-  if (rc == -EINVAL || rc == -EPROTONOSUPPORT) {
-    rc = ctl_usage(ch->ctl, "bad server URL \"%s\": use ws://HOST:PORT/",
-                   ch->server);
+  if (rc == -EINVAL) {
+    rc = ctl_usage(ch->ctl, "bad server URL \"%s\": use ws://HOST:PORT/ "
+                   "or wss://HOST:PORT/", ch->server);
+    goto out;
+  }
+  if ((rc == -ENOENT || rc == -EACCES) && strncmp(ch->server, "wss:", 4) == 0) {
+    const char *ca = ch->ca_file ? ch->ca_file : getenv("HERALD_CA_FILE");
+
+    rc = ctl_error("cannot read the CA file %s: %s", ca ? ca : "?",
+                   hc_strerror(rc));
     goto out;
   }
   if (rc != 0) {
@@ -244,8 +252,15 @@ int chat_open(struct chat *ch)
   } else if (rc != 0) {
     int err = hc_conn_err(ch->conn);
 
-    rc = ctl_error("cannot reach %s within %ld s%s%s", ch->server,
-                   ch->timeout_s, err ? ": " : "", err ? hc_strerror(err) : "");
+    if (err == -EKEYREJECTED)
+      rc = ctl_error("cannot reach %s: the TLS handshake failed (is the "
+                     "server's certificate signed by a CA you trust, see "
+                     "--ca-file, and does it name the host in the URL?)",
+                     ch->server);
+    else
+      rc = ctl_error("cannot reach %s within %ld s%s%s", ch->server,
+                     ch->timeout_s, err ? ": " : "",
+                     err ? hc_strerror(err) : "");
   } else {
     rc = CTL_OK;
   }
@@ -404,6 +419,7 @@ int chat_parse_common(struct chat *ch, int argc, char **argv,
   bool is_send = cmd == CHAT_SEND, is_report = cmd == CHAT_REPORT;
   static const struct option opts[] = {
     {"server", required_argument, NULL, OPT_SERVER},
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},
     {"login", required_argument, NULL, OPT_LOGIN},
     {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
@@ -431,6 +447,7 @@ int chat_parse_common(struct chat *ch, int argc, char **argv,
   while ((opt = getopt_long(argc, argv, CTL_SHORT_OPTIONS, opts, NULL)) != -1) {
     switch (opt) {
     case OPT_SERVER: ch->server = optarg; break;
+    case OPT_CA_FILE: ch->ca_file = optarg; break;
     case OPT_LOGIN: ch->login = optarg; break;
     case OPT_PASSWORD_FILE: ch->password_file = optarg; break;
     case OPT_TOKEN_FILE: ch->token_file = optarg; break;

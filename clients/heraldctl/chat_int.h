@@ -18,7 +18,7 @@
 
 enum { OPT_SERVER = 1, OPT_LOGIN, OPT_PASSWORD_FILE, OPT_TOKEN_FILE,
        OPT_CONV, OPT_GROUP, OPT_TO, OPT_LAST, OPT_TIMEOUT, OPT_OLDER,
-       OPT_FORMAT, OPT_DING, OPT_DING_TO, OPT_ESC };
+       OPT_FORMAT, OPT_DING, OPT_DING_TO, OPT_ESC, OPT_CA_FILE };
 
 #define CHAT_DING_TO_MAX 64
 
@@ -31,6 +31,7 @@ enum chat_cmd { CHAT_SEND, CHAT_TAIL, CHAT_REPORT };
 struct chat {
   struct ctl *ctl;
   const char *server, *login, *password_file, *token_file;
+  const char *ca_file;         /* --ca-file: CAs to trust for wss:// */
   const char *group, *to;
   uint64_t conv;
   long timeout_s;

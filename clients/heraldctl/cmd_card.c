@@ -39,8 +39,10 @@ static const char CARD_HELP[] =
   "event of its hash chain.\n"
   "\n"
   "Options:\n"
-  "  --server URL          ws://HOST:PORT/ (default: env HERALD_SERVER, else\n"
-  "                        " DEFAULT_SERVER ")\n"
+  "  --server URL          ws://HOST:PORT/ or wss://HOST:PORT/ (default: env\n"
+  "                        HERALD_SERVER, else " DEFAULT_SERVER ")\n"
+  "  --ca-file F           for wss://, trust the CAs in PEM file F (default:\n"
+  "                        env HERALD_CA_FILE, else the system's CAs)\n"
   "  --as LOGIN            the user who acts\n"
   "  --password-file F     read the password from file F (- for stdin);\n"
   "                        default: ask on the terminal\n"
@@ -59,7 +61,7 @@ static const char CARD_HELP[] =
   "Exit status: 0 done, 1 error (refused, or not known to be done), 2 usage.\n";
 
 enum { O_SERVER = 1, O_AS, O_PWFILE, O_TOKFILE, O_GROUP, O_CONV, O_TYPE,
-       O_JSON, O_ARGS, O_BASE, O_TIMEOUT };
+       O_JSON, O_ARGS, O_BASE, O_TIMEOUT, O_CAFILE };
 
 struct card_opts {
   const char *type, *json, *args;
@@ -88,6 +90,7 @@ static int parse(struct ctl *ctl, struct chat *ch, struct card_opts *o,
 {
   static const struct option opts[] = {
     {"server", required_argument, NULL, O_SERVER},
+    {"ca-file", required_argument, NULL, O_CAFILE},
     {"as", required_argument, NULL, O_AS},
     {"password-file", required_argument, NULL, O_PWFILE},
     {"token-file", required_argument, NULL, O_TOKFILE},
@@ -110,6 +113,7 @@ static int parse(struct ctl *ctl, struct chat *ch, struct card_opts *o,
   while ((opt = getopt_long(argc, argv, CTL_SHORT_OPTIONS, opts, NULL)) != -1) {
     switch (opt) {
     case O_SERVER: ch->server = optarg; break;
+    case O_CAFILE: ch->ca_file = optarg; break;
     case O_AS: ch->login = optarg; break;
     case O_PWFILE: ch->password_file = optarg; break;
     case O_TOKFILE: ch->token_file = optarg; break;

@@ -301,8 +301,14 @@ int hc_conn_new(struct hc_ctx *ctx, const struct hc_conn_config *cfg,
   if ((rc = hc_url_parse(cfg->url, &url)) != 0)
     goto fail;
   if (url.tls) {
-    rc = -EPROTONOSUPPORT;
-    goto fail;
+    const char *ca = cfg->tls.ca_file;
+
+    if (!ca && (ca = getenv("HERALD_CA_FILE")) && !*ca)
+      ca = NULL;
+    if ((rc = hc_ctx_tls_vhost(ctx, ca, &c->tls_vhost)) != 0)
+      goto fail;
+    c->tls = true;
+    c->tls_self_signed = cfg->tls.allow_self_signed;
   }
   if (strchr(url.host, ':'))
     snprintf(hosthdr, sizeof hosthdr, "[%s]:%d", url.host, url.port);

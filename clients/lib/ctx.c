@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <libwebsockets.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,7 +98,9 @@ int hc_ctx_new(const struct hc_ctx_config *cfg, struct hc_ctx **out)
   memset(&info, 0, sizeof info);
   loops[0] = ctx->loop;
   info.foreign_loops = loops;
-  info.options = LWS_SERVER_OPTION_LIBUV;
+  /* TLS for wss:// (the default vhost trusts the system's CAs). */
+  info.options = LWS_SERVER_OPTION_LIBUV |
+                 LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.protocols = hc_transport_protocols();
   info.user = ctx;
@@ -174,9 +177,59 @@ void hc_ctx_free(struct hc_ctx *ctx)
       uv_loop_close(ctx->loop);
     }
   }
+  while (ctx->tls_vhosts) {
+    struct hc_tls_vhost *v = ctx->tls_vhosts;
+
+    ctx->tls_vhosts = v->next;
+    free(v);                 /* the vhost went with the lws context */
+  }
   free(ctx->keepalive);
   free(ctx->scratch);
   free(ctx);
+}
+
+int hc_ctx_tls_vhost(struct hc_ctx *ctx, const char *ca_file,
+                     struct lws_vhost **out)
+{
+  struct lws_context_creation_info info;
+  struct hc_tls_vhost *v;
+  char name[32];
+  size_t n;
+  FILE *f;
+
+  *out = NULL;
+  if (!ca_file)
+    return 0;
+  for (v = ctx->tls_vhosts; v; v = v->next)
+    if (strcmp(v->ca_file, ca_file) == 0) {
+      *out = v->vh;
+      return 0;
+    }
+  /* lws only logs a CA file it cannot load, and every handshake would
+   * then fail verification: say so here instead. */
+  if (!(f = fopen(ca_file, "r")))
+    return -errno;
+  fclose(f);
+  n = strlen(ca_file);
+  if (!(v = calloc(1, sizeof *v + n + 1)))
+    return -ENOMEM;
+  memcpy(v->ca_file, ca_file, n + 1);
+  snprintf(name, sizeof name, "hc-ca-%p", (void *)v);
+  memset(&info, 0, sizeof info);
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  info.vhost_name = name;
+  info.protocols = hc_transport_protocols();
+  info.client_ssl_ca_filepath = v->ca_file;
+  info.user = ctx;
+  if (!(v->vh = lws_create_vhost(ctx->lws, &info))) {
+    free(v);
+    return -EIO;
+  }
+  v->next = ctx->tls_vhosts;
+  ctx->tls_vhosts = v;
+  *out = v->vh;
+  return 0;
 }
 
 static void run_timer_cb(uv_timer_t *t)

@@ -198,11 +198,13 @@ struct hc_event {
 typedef void (*hc_event_cb)(struct hc_conn *c, const struct hc_event *ev,
                             void *arg);
 
-/* TLS for wss:// URLs. TODO: wss is refused (-EPROTONOSUPPORT) until
- * heraldd serves TLS and the two can be tested together; these options
- * are where its settings go. */
+/* TLS for wss:// URLs. The server's certificate must chain to a trusted
+ * CA and name the URL's host (DNS name or IP address); TLS 1.2 or later.
+ * Not for wss:// to an IPv6 literal ([::1]): the name check would fail. */
 struct hc_tls_options {
-  const char *ca_file;        /* PEM bundle; NULL = the system's */
+  /* PEM file of the CAs to trust instead of the system's (e.g. a private
+   * CA). NULL: $HERALD_CA_FILE if set, else the system's CAs. */
+  const char *ca_file;
   bool allow_self_signed;     /* tests only */
 };
 
@@ -212,7 +214,8 @@ struct hc_tls_options {
 #define HC_DEFAULT_WINDOW 256u        /* outbox entries in flight */
 
 struct hc_conn_config {
-  /* "ws://host:port/" (path optional, default "/"). Required. */
+  /* "ws://host:port/" or "wss://host:port/" (path optional, default
+   * "/"; wss: see hc_tls_options). Required. */
   const char *url;
   /* Credentials: `token` (hello) and/or `login` + `password` (login). When
    * both are given the token is tried first and the password is the
@@ -267,7 +270,7 @@ struct hc_conn_config {
  * write, is discarded: its call never returned success).
  * Returns 0 with *out set, or:
  *   -EINVAL      no url or no credentials, or a malformed url;
- *   -EPROTONOSUPPORT  wss:// (see struct hc_tls_options);
+ *   -ENOENT, -EACCES  the CA file (hc_tls_options) cannot be read;
  *   -EBUSY       the state directory is in use by another connection;
  *   -EBADMSG     a state file is corrupt (not a torn write);
  *   -ENOMEM, or another -errno from the state directory. */
@@ -288,7 +291,9 @@ void hc_conn_free(struct hc_conn *c);
 enum hc_state hc_conn_state(const struct hc_conn *c);
 /* True between `synced` and the next disconnect. */
 bool hc_conn_synced(const struct hc_conn *c);
-/* Why the connection last went OFFLINE or STOPPED (0 = orderly close). */
+/* Why the connection last went OFFLINE or STOPPED (0 = orderly close;
+ * -EKEYREJECTED: the TLS handshake failed or the server's certificate was
+ * refused). */
 int hc_conn_err(const struct hc_conn *c);
 
 /* Who this connection is, from the last welcome (zero before the first).

@@ -36,6 +36,7 @@
 
 struct lws;
 struct lws_context;
+struct lws_vhost;
 
 /* ------------------------------------------------------------------ */
 /* backoff.c                                                           */
@@ -250,7 +251,22 @@ struct hc_ctx {
   uint8_t *scratch;                /* transport.c: outbox frames are sent
                                       from a copy (lws masks in place) */
   size_t scratch_cap;
+  struct hc_tls_vhost *tls_vhosts; /* ctx.c: one client vhost per CA file */
 };
+
+/* A client vhost that trusts one CA file (wss://); they live as long as
+ * the lws context. The default vhost trusts the system's CAs. */
+struct hc_tls_vhost {
+  struct hc_tls_vhost *next;
+  struct lws_vhost *vh;
+  char ca_file[];
+};
+
+/* The vhost whose TLS client context trusts `ca_file` (NULL: the system's
+ * CAs, the default vhost, *out = NULL); created on first use. 0, -errno
+ * when the file cannot be read, or -EIO. */
+int hc_ctx_tls_vhost(struct hc_ctx *ctx, const char *ca_file,
+                     struct lws_vhost **out);
 
 /* A request waiting to be written or answered. */
 struct hc_req {
@@ -273,6 +289,9 @@ struct hc_conn {
    * a benchmark keeps thousands of connections). */
   char *host, *path, *hosthdr;
   int port;
+  bool tls;                        /* wss:// */
+  bool tls_self_signed;            /* hc_tls_options.allow_self_signed */
+  struct lws_vhost *tls_vhost;     /* its CA file's, or NULL (system) */
   char *login, *password, *token, *device, *client_name, *client_version;
   bool limit_backlog;
   uint64_t backlog;

@@ -70,10 +70,15 @@ int hc_transport_connect(struct hc_conn *c)
   i.host = c->hosthdr;
   i.origin = NULL;            /* a native client sends no Origin */
   i.protocol = PROTO_SUBPROTOCOL;
-  /* TODO(wss): LCCSCF_USE_SSL and the hc_tls_options here, with
-   * LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT on the context; not done until
-   * heraldd serves TLS and the two can be tested together. */
-  i.ssl_connection = 0;
+  if (c->tls) {
+    /* The certificate is verified against the vhost's CAs, and its name
+     * against the URL's host (lws takes it from i.host, port cut off). */
+    i.ssl_connection = LCCSCF_USE_SSL |
+                       (c->tls_self_signed ? LCCSCF_ALLOW_SELFSIGNED : 0);
+    i.vhost = c->tls_vhost;
+    /* HTTP/1.1 only: the WebSocket upgrade is an HTTP/1.1 thing. */
+    i.alpn = "http/1.1";
+  }
   i.opaque_user_data = c;
   i.retry_and_idle_policy = c->ctx->keepalive;
   i.pwsi = &c->wsi;
@@ -232,6 +237,11 @@ static int connect_error(const struct hc_conn *c, const char *msg)
   if (msg && (strstr(msg, "HS:") || strstr(msg, "upgrade") ||
               strstr(msg, "protocol")))
     return -EPROTO;              /* reached a server that refused us */
+  /* wss://: the handshake failed, or the server's certificate was not
+   * trusted or does not name the host ("connect SSL err", "server's cert
+   * didn't look good"). */
+  if (msg && (strstr(msg, "SSL") || strstr(msg, "cert")))
+    return -EKEYREJECTED;
   if ((msg && strstr(msg, "timed out")) ||
       hc_conn_now(c) - c->connect_started >= CONNECT_SLOW_MS)
     return -ETIMEDOUT;

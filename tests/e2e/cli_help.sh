@@ -3,7 +3,8 @@
 . "$(dirname "$0")/lib.sh"
 
 help=$("$HERALDD" --help)
-for opt in --listen --data-dir --db --log-level --max-frame --config --check-config --test-clock-file; do
+for opt in --listen --data-dir --db --log-level --max-frame --config --check-config --test-clock-file \
+           --print-config --tls-cert --tls-key --allow-plaintext; do
   expect_contains "$help" "$opt" "heraldd --help"
 done
 expect_contains "$help" "TEST ONLY, never in production" "test clock is marked test-only"

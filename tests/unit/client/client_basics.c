@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -146,3 +147,45 @@ TEST(strerror_names_both_kinds)
 }
 
 TEST_MAIN()
+
+/* wss:// takes its CA file from the config, else HERALD_CA_FILE; a file
+ * that cannot be read is refused by hc_conn_new (lws would only log it and
+ * fail every handshake); connections with the same file share a vhost. */
+TEST(wss_ca_file)
+{
+  struct hc_conn_config cfg = {0};
+  struct hc_ctx *ctx;
+  struct hc_conn *a, *b, *c;
+  char ca[600];
+  FILE *f;
+
+  snprintf(ca, sizeof ca, "%s/ca.pem", test_tmpdir());
+  CHECK((f = fopen(ca, "w")) != NULL);
+  fclose(f);
+  unsetenv("HERALD_CA_FILE");
+  CHECK_INT(hc_ctx_new(NULL, &ctx), ==, 0);
+  cfg.url = "wss://localhost:1/";
+  cfg.login = "ann";
+  cfg.password = "pw-ann-123";
+  cfg.tls.ca_file = "/nonexistent/ca.pem";
+  CHECK_INT(hc_conn_new(ctx, &cfg, &a), ==, -ENOENT);
+  cfg.tls.ca_file = NULL;
+  setenv("HERALD_CA_FILE", "/nonexistent/ca.pem", 1);
+  CHECK_INT(hc_conn_new(ctx, &cfg, &a), ==, -ENOENT);
+  setenv("HERALD_CA_FILE", ca, 1);
+  CHECK_INT(hc_conn_new(ctx, &cfg, &a), ==, 0);
+  unsetenv("HERALD_CA_FILE");
+  cfg.tls.ca_file = ca;
+  CHECK_INT(hc_conn_new(ctx, &cfg, &b), ==, 0);
+  CHECK(a->tls && b->tls);
+  CHECK(a->tls_vhost != NULL);
+  CHECK(a->tls_vhost == b->tls_vhost);
+  /* The system's CAs: the default vhost. */
+  cfg.tls.ca_file = NULL;
+  CHECK_INT(hc_conn_new(ctx, &cfg, &c), ==, 0);
+  CHECK(c->tls && c->tls_vhost == NULL);
+  hc_conn_free(a);
+  hc_conn_free(b);
+  hc_conn_free(c);
+  hc_ctx_free(ctx);
+}
