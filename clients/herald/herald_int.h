@@ -233,6 +233,7 @@ enum overlay_kind { OV_NONE, OV_TEXT, OV_NOTICE };
 struct app {
   /* options */
   const char *server, *login, *password_file, *state_root;
+  const char *ca_file;          /* --ca-file, or NULL */
   char state_dir[4096];
   unsigned retry_max_ms;
   /* library */

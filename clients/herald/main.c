@@ -40,8 +40,10 @@ static const char USAGE[] =
   "once the server is back). Type /help inside for commands and keys.\n"
   "\n"
   "Options:\n"
-  "  --server URL          ws://HOST:PORT/ (default: env HERALD_SERVER, else\n"
-  "                        " DEFAULT_SERVER ")\n"
+  "  --server URL          ws://HOST:PORT/ or wss://HOST:PORT/ (default: env\n"
+  "                        HERALD_SERVER, else " DEFAULT_SERVER ")\n"
+  "  --ca-file F           trust the CAs in PEM file F for wss:// (default:\n"
+  "                        env HERALD_CA_FILE, else the system's CAs)\n"
   "  --user LOGIN          who you are (default: env HERALD_USER)\n"
   "  --password-file F     read the password from file F on first use\n"
   "                        (default: ask on the terminal, without echo)\n"
@@ -54,6 +56,27 @@ static const char USAGE[] =
   "The session token is kept in the state directory (mode 0600), so the\n"
   "password is asked only once; /logout revokes it. For scripts and\n"
   "administration use heraldctl.\n";
+
+/* The app whose notice line shows libwebsockets' errors (one per process). */
+static struct app *log_app;
+
+/* A libwebsockets error line ("[date] E: SSL error: unable to get local
+ * issuer certificate ...") goes to the notice line, without its date:
+ * written to stderr it would land on top of the screen. */
+static void lws_log_line(int level, const char *line)
+{
+  const char *s = strstr(line, "] ");
+  size_t n;
+
+  (void)level;
+  if (!log_app)
+    return;
+  s = s ? s + 2 : line;
+  if (s[0] && s[1] == ':' && s[2] == ' ')
+    s += 3;     /* "E: " */
+  n = strcspn(s, "\n");
+  ui_notice(log_app, "connection: %.*s", (int)(n > 200 ? 200 : n), s);
+}
 
 void app_quit(struct app *a)
 {
@@ -355,13 +378,14 @@ static void close_leftover(uv_handle_t *h, void *arg)
 int main(int argc, char **argv)
 {
   enum { OPT_SERVER = 1, OPT_USER, OPT_PASSWORD_FILE, OPT_STATE_DIR,
-         OPT_RETRY_MAX, OPT_VERSION };
+         OPT_RETRY_MAX, OPT_CA_FILE, OPT_VERSION };
   static const struct option opts[] = {
     {"server", required_argument, NULL, OPT_SERVER},
     {"user", required_argument, NULL, OPT_USER},
     {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"retry-max", required_argument, NULL, OPT_RETRY_MAX},
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0}};
@@ -392,6 +416,7 @@ int main(int argc, char **argv)
     case OPT_USER: a->login = optarg; break;
     case OPT_PASSWORD_FILE: a->password_file = optarg; break;
     case OPT_STATE_DIR: a->state_root = optarg; break;
+    case OPT_CA_FILE: a->ca_file = optarg; break;
     case OPT_RETRY_MAX: {
       long v = strtol(optarg, &end, 10);
 
@@ -423,9 +448,10 @@ int main(int argc, char **argv)
     fprintf(stderr, "herald: --user LOGIN is required\nTry 'herald --help'.\n");
     return 2;
   }
-  if (strncmp(a->server, "ws://", 5) != 0) {
-    fprintf(stderr, "herald: bad server URL \"%s\": use ws://HOST:PORT/\n",
-            a->server);
+  if (strncmp(a->server, "ws://", 5) != 0 &&
+      strncmp(a->server, "wss://", 6) != 0) {
+    fprintf(stderr, "herald: bad server URL \"%s\": use ws://HOST:PORT/ or "
+            "wss://HOST:PORT/\n", a->server);
     return 2;
   }
   if (state_path(a) != 0)
@@ -445,6 +471,8 @@ int main(int argc, char **argv)
   }
   memset(&ccfg, 0, sizeof ccfg);
   ccfg.loop = &a->loop;
+  ccfg.lws_log_emit = lws_log_line;
+  log_app = a;
   if ((rc = hc_ctx_new(&ccfg, &a->ctx)) != 0) {
     fprintf(stderr, "herald: cannot start the client: %s\n", hc_strerror(rc));
     goto out_loop;
@@ -456,6 +484,7 @@ int main(int argc, char **argv)
   cfg.client_name = "herald";
   cfg.client_version = HERALD_VERSION;
   cfg.state_dir = a->state_dir;
+  cfg.tls.ca_file = a->ca_file;   /* NULL: HERALD_CA_FILE, else the system */
   /* A new device starts from each conversation's newest messages; older
    * ones load with PgUp. */
   cfg.limit_backlog = true;

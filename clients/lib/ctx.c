@@ -84,7 +84,7 @@ int hc_ctx_new(const struct hc_ctx_config *cfg, struct hc_ctx **out)
     ctx->owns_loop = true;
   }
   lws_set_log_level(cfg->lws_log_levels ? cfg->lws_log_levels : LLL_ERR,
-                    NULL);
+                    cfg->lws_log_emit);
 
   /* Ping a connection silent for ka_s, drop it after 2 * ka_s without a
    * pong: a server that vanished without closing is noticed, and the

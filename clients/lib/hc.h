@@ -72,6 +72,11 @@ struct hc_ctx_config {
   /* libwebsockets log levels (LLL_* bits). 0 = errors only. This setting
    * is process-wide (libwebsockets has one logger). */
   int lws_log_levels;
+  /* Where those log lines go (process-wide too): NULL = stderr. A
+   * full-screen client passes its own so that a line such as a refused
+   * certificate is not written over the screen. Called on the loop
+   * thread with one NUL-terminated line. */
+  void (*lws_log_emit)(int level, const char *line);
 };
 
 /* Creates a context: a libwebsockets client context joined to the loop (as
