@@ -42,8 +42,72 @@ void e2e_dump_logs(void)
   }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Log hygiene: the registered secrets (e2e.h). */
+
+static char **secrets;
+static size_t nsecrets, capsecrets;
+
+void e2e_secret(const char *s)
+{
+  if (!s || strlen(s) < E2E_SECRET_MIN)
+    return;
+  for (size_t i = 0; i < nsecrets; i++)
+    if (strcmp(secrets[i], s) == 0)
+      return;
+  if (nsecrets == capsecrets) {
+    size_t cap = capsecrets ? capsecrets * 2 : 64;
+    char **n = realloc(secrets, cap * sizeof(*n));
+
+    if (!n)
+      CHECK_FAIL("out of memory");
+    secrets = n;
+    capsecrets = cap;
+  }
+  if (!(secrets[nsecrets] = strdup(s)))
+    CHECK_FAIL("out of memory");
+  nsecrets++;
+}
+
+int e2e_log_leak(const char *path, char *line, size_t n)
+{
+  FILE *f = fopen(path, "r");
+  char *buf = NULL;
+  size_t cap = 0;
+  int found = 0;
+
+  if (!f)
+    return 0;
+  /* getline: a log line may be long (a truncated 1 KiB line, or lws') */
+  while (!found && getline(&buf, &cap, f) >= 0) {
+    for (size_t i = 0; i < nsecrets && !found; i++) {
+      if (strstr(buf, secrets[i])) {
+        snprintf(line, n, "%s", buf);
+        found = 1;
+      }
+    }
+  }
+  free(buf);
+  fclose(f);
+  return found;
+}
+
+/* A server's log must hold no secret; 0 or -1 (said on stderr). */
+static int scan_log(const struct e2e_server *srv)
+{
+  char line[1200];
+
+  if (!e2e_log_leak(srv->log, line, sizeof(line)))
+    return 0;
+  fprintf(stderr, "LOG LEAK: %s contains a password, token or message body "
+          "the test registered, in this line:\n%s", srv->log, line);
+  return -1;
+}
+
 static void at_exit(void)
 {
+  int leaked = 0;
+
   for (int i = 0; i < nservers; i++) {
     char cmd[300];
 
@@ -52,12 +116,21 @@ static void at_exit(void)
       waitpid(servers[i]->pid, NULL, 0);
       servers[i]->pid = 0;
     }
+    if (scan_log(servers[i]) != 0)
+      leaked = 1;
     if (servers[i]->clock_file[0])
       unlink(servers[i]->clock_file);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", servers[i]->dir);
     if (system(cmd) != 0)
       fprintf(stderr, "could not remove %s\n", servers[i]->dir);
   }
+  for (size_t i = 0; i < nsecrets; i++)
+    free(secrets[i]);
+  free(secrets);
+  secrets = NULL;
+  nsecrets = capsecrets = 0;
+  if (leaked)
+    _exit(1);   /* exit() may not be called again from an atexit handler */
 }
 
 /* A port the kernel says is free now; heraldd binds it with SO_REUSEADDR,
@@ -192,6 +265,8 @@ int e2e_server_signal(struct e2e_server *srv, int sig)
     kill(srv->pid, sig);
   waitpid(srv->pid, &st, 0);
   srv->pid = 0;
+  if (scan_log(srv) != 0)
+    CHECK_FAIL("a secret appeared in the server's log (above)");
   return st;
 }
 
@@ -244,6 +319,7 @@ static void fill_user(struct store_user_new *u, const char *login,
   char pw[128];
 
   snprintf(pw, sizeof(pw), "pw-%s", login);
+  e2e_secret(pw);
   if (hcr_password_hash(pw, hash) != HCR_OK)
     CHECK_FAIL("password hash failed");
   memset(u, 0, sizeof(*u));
@@ -323,6 +399,7 @@ int64_t e2e_bot(struct e2e_server *srv, const char *name, int64_t owner,
   int64_t id = 0;
 
   hcr_token_new(token);
+  e2e_secret(token);
   CHECK_INT(hcr_token_hash(token, hash), ==, HCR_OK);
   if (store_bot_create(c, name, owner, hash, convs, n, &id) != STORE_OK)
     CHECK_FAIL("bot create %s: %s", name, store_errmsg(c));
