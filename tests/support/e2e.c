@@ -23,6 +23,9 @@
 
 static struct e2e_server *servers[MAX_SERVERS];
 static int nservers;
+/* The servers' log paths, for the scan at exit: a test may keep its
+ * struct e2e_server on a stack that is gone by then. */
+static char log_paths[MAX_SERVERS][256];
 
 uint64_t e2e_now_ms(void)
 {
@@ -93,14 +96,14 @@ int e2e_log_leak(const char *path, char *line, size_t n)
 }
 
 /* A server's log must hold no secret; 0 or -1 (said on stderr). */
-static int scan_log(const struct e2e_server *srv)
+static int scan_log(const char *path)
 {
   char line[1200];
 
-  if (!e2e_log_leak(srv->log, line, sizeof(line)))
+  if (!e2e_log_leak(path, line, sizeof(line)))
     return 0;
   fprintf(stderr, "LOG LEAK: %s contains a password, token or message body "
-          "the test registered, in this line:\n%s", srv->log, line);
+          "the test registered, in this line:\n%s", path, line);
   return -1;
 }
 
@@ -116,7 +119,7 @@ static void at_exit(void)
       waitpid(servers[i]->pid, NULL, 0);
       servers[i]->pid = 0;
     }
-    if (scan_log(servers[i]) != 0)
+    if (scan_log(log_paths[i]) != 0)
       leaked = 1;
     if (servers[i]->clock_file[0])
       unlink(servers[i]->clock_file);
@@ -171,8 +174,10 @@ void e2e_server_init_db(struct e2e_server *srv, const char *conninfo)
            nservers);
   unlink(srv->log);
   snprintf(srv->dir, sizeof(srv->dir), "%s.d", srv->log);
-  if (nservers < MAX_SERVERS)
+  if (nservers < MAX_SERVERS) {
+    snprintf(log_paths[nservers], sizeof(log_paths[0]), "%s", srv->log);
     servers[nservers++] = srv;
+  }
   if (!registered) {
     registered = 1;
     atexit(at_exit);
@@ -265,7 +270,7 @@ int e2e_server_signal(struct e2e_server *srv, int sig)
     kill(srv->pid, sig);
   waitpid(srv->pid, &st, 0);
   srv->pid = 0;
-  if (scan_log(srv) != 0)
+  if (scan_log(srv->log) != 0)
     CHECK_FAIL("a secret appeared in the server's log (above)");
   return st;
 }
