@@ -202,7 +202,7 @@ static void histogram(struct out *o, const char *name, const char *help,
         (unsigned long long)cum);
   }
   put(o, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)count);
-  put(o, "%s_sum %.17g\n%s_count %llu\n", name, sum, name,
+  put(o, "%s_sum %.9g\n%s_count %llu\n", name, sum, name,
       (unsigned long long)count);
 }
 
