@@ -23,9 +23,29 @@
 
 static struct e2e_server *servers[MAX_SERVERS];
 static int nservers;
-/* The servers' log paths, for the scan at exit: a test may keep its
- * struct e2e_server on a stack that is gone by then. */
+/* What the exit handler needs of each server, copied here: a test may keep
+ * its struct e2e_server on a stack that is gone by then, and reading it
+ * there would kill, unlink and `rm -rf` whatever the reused stack holds.
+ * The data directory and the clock file derive from the log path. */
 static char log_paths[MAX_SERVERS][256];
+static pid_t pids[MAX_SERVERS];
+
+/* The slot of `srv` in the arrays above, or -1. */
+static int slot_of(const struct e2e_server *srv)
+{
+  for (int i = 0; i < nservers; i++)
+    if (strcmp(log_paths[i], srv->log) == 0)
+      return i;
+  return -1;
+}
+
+static void track_pid(const struct e2e_server *srv)
+{
+  int i = slot_of(srv);
+
+  if (i >= 0)
+    pids[i] = srv->pid > 0 ? srv->pid : 0;
+}
 
 uint64_t e2e_now_ms(void)
 {
@@ -38,8 +58,8 @@ void e2e_dump_logs(void)
 {
   for (int i = 0; i < nservers; i++) {
     char cmd[400];
-    fprintf(stderr, "---- %s (last 40 lines) ----\n", servers[i]->log);
-    snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", servers[i]->log);
+    fprintf(stderr, "---- %s (last 40 lines) ----\n", log_paths[i]);
+    snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", log_paths[i]);
     if (system(cmd) != 0)
       fprintf(stderr, "(no log)\n");
   }
@@ -112,20 +132,20 @@ static void at_exit(void)
   int leaked = 0;
 
   for (int i = 0; i < nservers; i++) {
-    char cmd[300];
+    char cmd[320], path[300];
 
-    if (servers[i]->pid > 0) {
-      kill(servers[i]->pid, SIGKILL);
-      waitpid(servers[i]->pid, NULL, 0);
-      servers[i]->pid = 0;
+    if (pids[i] > 0) {
+      kill(pids[i], SIGKILL);
+      waitpid(pids[i], NULL, 0);
+      pids[i] = 0;
     }
     if (scan_log(log_paths[i]) != 0)
       leaked = 1;
-    if (servers[i]->clock_file[0])
-      unlink(servers[i]->clock_file);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", servers[i]->dir);
+    snprintf(path, sizeof(path), "%s.clock", log_paths[i]);
+    unlink(path);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s.d'", log_paths[i]);
     if (system(cmd) != 0)
-      fprintf(stderr, "could not remove %s\n", servers[i]->dir);
+      fprintf(stderr, "could not remove %s.d\n", log_paths[i]);
   }
   for (size_t i = 0; i < nsecrets; i++)
     free(secrets[i]);
@@ -244,11 +264,13 @@ void e2e_server_start(struct e2e_server *srv, const char *const *extra)
     execv(bin, (char *const *)argv);
     _exit(127);
   }
+  track_pid(srv);
   deadline = e2e_now_ms() + 30000;
   while (log_count(srv->log, "listening on") < srv->starts) {
     int st;
     if (waitpid(srv->pid, &st, WNOHANG) == srv->pid) {
       srv->pid = 0;
+      track_pid(srv);
       e2e_dump_logs();
       CHECK_FAIL("heraldd exited during start-up (status %d)", st);
     }
@@ -270,6 +292,7 @@ int e2e_server_signal(struct e2e_server *srv, int sig)
     kill(srv->pid, sig);
   waitpid(srv->pid, &st, 0);
   srv->pid = 0;
+  track_pid(srv);
   if (scan_log(srv->log) != 0)
     CHECK_FAIL("a secret appeared in the server's log (above)");
   return st;
