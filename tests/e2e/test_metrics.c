@@ -133,7 +133,7 @@ static void parse(const char *text, struct scrape *out)
             strcmp(rest, "histogram") && strcmp(rest, "summary") &&
             strcmp(rest, "untyped"))
           CHECK_FAIL("metrics: unknown type '%s'", rest);
-        snprintf(f->type, sizeof(f->type), "%s", rest);
+        snprintf(f->type, sizeof(f->type), "%.15s", rest);
         if (strcmp(rest, "counter") == 0 &&
             (strlen(name) < 6 || strcmp(name + strlen(name) - 6, "_total")))
           CHECK_FAIL("metrics: counter %s does not end in _total", name);

@@ -59,7 +59,7 @@ void e2e_dump_logs(void)
   for (int i = 0; i < nservers; i++) {
     char cmd[400];
     fprintf(stderr, "---- %s (last 40 lines) ----\n", log_paths[i]);
-    snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", log_paths[i]);
+    snprintf(cmd, sizeof(cmd), "tail -n 40 %.255s >&2", log_paths[i]);
     if (system(cmd) != 0)
       fprintf(stderr, "(no log)\n");
   }
@@ -141,9 +141,9 @@ static void at_exit(void)
     }
     if (scan_log(log_paths[i]) != 0)
       leaked = 1;
-    snprintf(path, sizeof(path), "%s.clock", log_paths[i]);
+    snprintf(path, sizeof(path), "%.255s.clock", log_paths[i]);
     unlink(path);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s.d'", log_paths[i]);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%.255s.d'", log_paths[i]);
     if (system(cmd) != 0)
       fprintf(stderr, "could not remove %s.d\n", log_paths[i]);
   }
