@@ -101,6 +101,7 @@ void proto_buf_cleanup(struct proto_buf *b)
 struct proto_shared {
   atomic_size_t refs;
   struct proto_buf buf;
+  enum proto_type type;     /* of the encoded frame (the server's metrics) */
 };
 
 int proto_encode_shared(const struct proto_frame *f, size_t headroom,
@@ -121,6 +122,7 @@ int proto_encode_shared(const struct proto_frame *f, size_t headroom,
     return rc;
   }
   atomic_init(&s->refs, 1);
+  s->type = f->type;
   *out = s;
   return 0;
 }
@@ -129,6 +131,11 @@ struct proto_shared *proto_shared_ref(struct proto_shared *s)
 {
   atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
   return s;
+}
+
+enum proto_type proto_shared_type(const struct proto_shared *s)
+{
+  return s->type;
 }
 
 void proto_shared_unref(struct proto_shared *s)

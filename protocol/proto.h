@@ -616,6 +616,8 @@ void proto_shared_unref(struct proto_shared *s);
 /* The frame inside `s` (with the headroom writable in front of it) and its
  * size. Valid while a reference is held. */
 uint8_t *proto_shared_frame(struct proto_shared *s, size_t *len);
+/* The type of the frame inside `s` (immutable; any thread). */
+enum proto_type proto_shared_type(const struct proto_shared *s);
 
 /* True when the `len` bytes at `s` are well-formed UTF-8 without U+0000,
  * the rule for every string on the wire; for text that arrives another way

@@ -11,7 +11,11 @@ run_pkgs=(build-essential cmake pkg-config curl ca-certificates
   libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libpq-dev libmsgpack-dev
   libsodium-dev libjansson-dev libncurses-dev libcurl4-openssl-dev libssl-dev
   postgresql-15)
-test_pkgs=(clang libclang-rt-14-dev tmux procps psmisc locales openssl)
+# openssl: tests/e2e/tls.sh makes a throw-away CA. python3-yaml and
+# nginx-light: tests/e2e/docker_files.sh checks docker/compose.yaml and
+# docker/nginx.conf (nginx -t) without Docker.
+test_pkgs=(clang libclang-rt-14-dev tmux procps psmisc locales openssl python3
+  python3-yaml nginx-light)
 
 pkgs=("${run_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")

@@ -3,6 +3,7 @@
  */
 #include "botrate_int.h"
 #include "server_int.h"
+#include "metrics_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,8 @@ int64_t srv_botrate_take(struct srv_server *srv, int64_t bot_id,
   }
   if (w->len == w->cap) {
     int64_t wait = (int64_t)(w->t[w->head] + SRV_BOTRATE_WINDOW_MS - now_ms);
+
+    srv_metric_inc(SRV_M_BOT_RATE_REFUSED);
     return wait > 0 ? wait : 1;
   }
   w->t[(w->head + w->len) % w->cap] = now_ms;

@@ -5,6 +5,7 @@
  */
 #include "card_int.h"
 #include "log_int.h"
+#include "metrics_int.h"
 #include "server_int.h"
 #include "session_int.h"
 #include "delivery_int.h"
@@ -43,6 +44,7 @@ void srv_card_publish_event(struct srv_server *srv,
 {
   struct proto_frame f;
 
+  srv_metric_inc(SRV_M_CARD_EVENTS);
   /* One frame per member: each carries that member's fs. Devices that
    * are not synced yet find the event in their feed replay. */
   for (size_t i = 0; i < ev->n; i++) {

@@ -5,6 +5,7 @@
 #include "clock_int.h"
 #include "dbpool_int.h"
 #include "log_int.h"
+#include "metrics_int.h"
 
 #include "store.h"
 
@@ -115,7 +116,11 @@ static void *thread_main(void *arg)
     if (conn)
       (void)store_clock_set_offset(conn, srv_clock_offset_ms());
     if (pool->batch_fn) {
+      uint64_t t0 = srv_metric_clock_ns();
+
       pool->batch_fn(jobs, n, conn);
+      if (conn)     /* a commit, not a fast failure */
+        srv_metric_commit(n, srv_metric_clock_ns() - t0);
     } else {
       for (int i = 0; i < n; i++)
         jobs[i]->run(jobs[i], conn);

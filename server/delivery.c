@@ -7,6 +7,7 @@
 #include "dbpool_int.h"
 #include "ding_int.h"
 #include "log_int.h"
+#include "metrics_int.h"
 #include "quiet_int.h"
 #include "server_int.h"
 #include "session_int.h"
@@ -184,6 +185,7 @@ static void fill_done(struct srv_dbjob *job)
     f.u.page.more = fj->n == fj->limit || pos->target > sent;
     if (srv_session_send(s, &f) != 0)
       goto out;
+    srv_metric_inc(SRV_M_REPLAY_PAGES);
     pos->sent = sent;
     srv_ding_seen(srv, s, items, k);
   }

@@ -30,6 +30,7 @@
 #include "dbpool_int.h"
 #include "ding_int.h"
 #include "log_int.h"
+#include "metrics_int.h"
 #include "server_int.h"
 
 #include "store.h"
@@ -227,6 +228,7 @@ static void hook_done(struct srv_dbjob *job)
 
   if (hj->found) {
     d->worked = 1;
+    srv_metric_inc(hj->ok ? SRV_M_WEBHOOK_OK : SRV_M_WEBHOOK_FAILED);
     if (hj->ok)
       srv_info("ding", "escalation webhook for DING %lld:%lld, user %lld: "
                "attempt %d ok (%s)", (long long)hj->w.conversation_id,
@@ -349,6 +351,7 @@ static void send_event(struct srv_server *srv,
               (long long)e->user_id);
     break;
   case STORE_DING_REALERT:
+    srv_metric_inc(SRV_M_DING_REALERTS);
     srv_debug("ding", "DING %lld:%lld, user %lld: re-alert %d%s",
               (long long)e->conversation_id, (long long)e->seq,
               (long long)e->user_id, e->step,
@@ -356,6 +359,8 @@ static void send_event(struct srv_server *srv,
     srv_ding_alert(srv, e->user_id, &a);
     break;
   case STORE_DING_ESCALATED:
+    srv_metric_inc(e->manager_id ? SRV_M_DING_ESCALATED_MGR
+                                 : SRV_M_DING_ESCALATED);
     srv_info("ding", "DING %lld:%lld, user %lld: not acknowledged after %d "
              "alert(s): escalated to %s%lld%s",
              (long long)e->conversation_id, (long long)e->seq,

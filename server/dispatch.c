@@ -7,6 +7,7 @@
 #include "clock_int.h"
 #include "dispatch_int.h"
 #include "log_int.h"
+#include "metrics_int.h"
 #include "server_int.h"
 #include "session_int.h"
 
@@ -113,6 +114,7 @@ void srv_dispatch(struct srv_session *s, const uint8_t *buf, size_t len)
     srv_reply_error(s, f.id, rc, err.field, err.msg);
     goto out;
   }
+  srv_metric_frame_in(f.type);
   r = &routes[f.type];
   if (s->state != SRV_SESS_READY && !(r->flags & ROUTE_PREAUTH)) {
     /* Before welcome only hello/login/ping; while a login is being

@@ -11,6 +11,7 @@
 #include "dbpool_int.h"
 #include "dispatch_int.h"
 #include "log_int.h"
+#include "metrics_int.h"
 #include "quiet_int.h"
 #include "server_int.h"
 #include "session_int.h"
@@ -136,6 +137,7 @@ static void auth_done(struct srv_dbjob *job)
       if (aj->login)
         srv_ratelimit_hit(&srv->login_by_account, aj->name, strlen(aj->name),
                           now);
+      srv_metric_inc(SRV_M_LOGIN_FAILED);
       srv_info("auth", "#%llu from %s: %s failed", (unsigned long long)s->serial,
                s->peer, aj->login ? "login" : "hello");
     }

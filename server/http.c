@@ -3,6 +3,7 @@
  * mapping from error codes to HTTP statuses, and writing replies.
  *
  *   GET /healthz                 "ok" while the process serves its loop
+ *   GET /readyz, GET /metrics    readiness and counters (readyz.c)
  *   GET /api/v1/reports/unread   the unread report (http_report.c)
  *   the bot API and the robot webhook (http_bot.c, http_robot.c)
  *
@@ -21,6 +22,7 @@
  */
 #include "http_int.h"
 #include "log_int.h"
+#include "metrics_int.h"
 #include "server_int.h"
 #include "tls_int.h"
 
@@ -73,6 +75,8 @@ static const struct http_route {
   route_fn fn;
 } routes[] = {
   {"/healthz", LWSHUMETH_GET, false, healthz},
+  {"/readyz", LWSHUMETH_GET, false, srv_http_readyz},
+  {"/metrics", LWSHUMETH_GET, false, srv_http_metrics},
   {"/api/v1/reports/unread", LWSHUMETH_GET, false, srv_http_report},
   {"/api/v1/messages", LWSHUMETH_POST, false, srv_http_bot_message},
   {"/api/v1/messages/", LWSHUMETH_GET, true, srv_http_bot_summary},
@@ -177,6 +181,7 @@ void srv_http_error(struct srv_http_req *req, int code, const char *field,
 {
   char *body = error_body(code, field, message);
 
+  srv_metric_error(SRV_VIA_HTTP, code);
   set_reply(req, srv_http_status(code), SRV_HTTP_JSON, code, body,
             body ? strlen(body) : 0);
 }

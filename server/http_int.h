@@ -115,6 +115,13 @@ void srv_http_robot_refuse(struct srv_http_req *req, int code,
  * like failed logins) and returns -1. */
 int srv_http_bearer(struct srv_http_req *req, uint8_t hash[32]);
 
+/* GET /readyz: 200 when the database answers and the schema is current,
+ * else 503 naming what is wrong; cached for a second, checked on the
+ * reader pool (readyz.c). GET /metrics: the Prometheus text of
+ * metrics_int.h. */
+void srv_http_readyz(struct srv_http_req *req);
+void srv_http_metrics(struct srv_http_req *req);
+
 /* GET /api/v1/reports/unread (http_report.c): either sets the reply at
  * once (bad parameters, no token...) or sets busy and submits a job whose
  * done() sets it and calls srv_http_send. */

@@ -55,8 +55,14 @@ static void vlog(enum srv_log_level level, const char *component,
   if (n >= sizeof(line) - 1) {
     n = sizeof(line) - 2;       /* truncated: still one line */
   }
-  while (n > 0 && line[n - 1] == '\n')
+  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
     n--;
+  /* One event, one line: a multi-line text (PostgreSQL's errors carry a
+   * DETAIL line) is folded, so that a log reader never takes its second
+   * line for an event of its own. */
+  for (size_t i = 0; i < n; i++)
+    if (line[i] == '\n' || line[i] == '\r')
+      line[i] = ' ';
   line[n++] = '\n';
   (void)!write(STDERR_FILENO, line, n);
 }

@@ -4,6 +4,7 @@
  */
 #include "session_int.h"
 #include "log_int.h"
+#include "metrics_int.h"
 #include "server_int.h"
 
 #include <libwebsockets.h>
@@ -110,6 +111,7 @@ int srv_session_queue(struct srv_session *s, struct proto_shared *f)
   s->q[(s->q_head + s->q_len) % s->q_cap] = proto_shared_ref(f);
   s->q_len++;
   s->q_bytes += len;
+  srv_metric_frame_out(proto_shared_type(f));
   lws_callback_on_writable(s->wsi);
   return 0;
 }
@@ -145,6 +147,7 @@ void srv_session_send_error(struct srv_session *s, uint64_t id, int code,
   const char *name = proto_err_name(code);
   const char *msg = detail && *detail ? detail : proto_strerror(code);
 
+  srv_metric_error(SRV_VIA_WS, code);
   proto_frame_init(&f, PROTO_T_ERROR);
   f.id = id;
   f.u.error.code = (uint64_t)(code < 0 ? -code : code);

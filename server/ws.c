@@ -9,6 +9,7 @@
  */
 #include "dispatch_int.h"
 #include "log_int.h"
+#include "metrics_int.h"
 #include "server_int.h"
 #include "session_int.h"
 
@@ -90,6 +91,7 @@ int srv_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     if (!(pss->s = srv_session_new(srv, wsi)))
       return -1;
     srv_sessions_opened(srv, pss->s);
+    srv_metric_inc(SRV_M_CONN_ACCEPTED);
     /* A connection must authenticate promptly: it holds memory and a
      * descriptor. */
     lws_set_timeout(wsi, PENDING_TIMEOUT_USER_REASON_BASE,

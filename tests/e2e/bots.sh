@@ -20,6 +20,7 @@ CONV=$(ctl group list --format json | sed -n 's/.*"id": *\([0-9]*\)[^}]*"title":
 OTHER=$((CONV + 1))
 BOT=$(ctl bot create alerts --owner ann --group Ops 2>/dev/null)
 SLOW=$(ctl bot create slow --owner ann --group Ops --rate 3 2>/dev/null)
+secret_file "$T/ann"; secret_file "$T/ben"; secret "$BOT"; secret "$SLOW"
 
 # post JSON [TOKEN] — POST /api/v1/messages; prints "STATUS BODY".
 post() {
@@ -128,6 +129,7 @@ grep -qi '^retry-after: [1-9]' "$T/hdr" || fail "429 without Retry-After: $(cat 
 
 # The robot webhook, unsigned.
 ROBOT=$(ctl bot robot alerts --group Ops 2>/dev/null)
+secret "$ROBOT"
 robot() {
   curl -s -H 'Content-Type: application/json' --data-binary "$1" \
     "$H/robot/send?access_token=$ROBOT${2:-}"
@@ -167,6 +169,7 @@ expect_contains "$out" '"errcode":300001' "robot unknown token"
 # Signed: a robot with a secret takes only calls signed within the hour.
 printf 'SEC0123456789abcdef\n' >"$T/secret"
 ROBOT=$(ctl bot robot alerts --group Ops --secret-file "$T/secret" 2>/dev/null)
+secret "$ROBOT"; secret_file "$T/secret"
 sign() {  # sign TIMESTAMP -> URL-encoded signature
   printf '%s\n%s' "$1" "SEC0123456789abcdef" |
     openssl dgst -sha256 -hmac "SEC0123456789abcdef" -binary | base64 |

@@ -9,6 +9,7 @@ start_server "$T/heraldd.log" --data-dir "$D"
 URL=ws://127.0.0.1:$PORT
 printf 'pw-ann-123\n' >"$T/ann"; printf 'pw-ben-123\n' >"$T/ben"
 printf 'pw-cat-123\n' >"$T/cat"
+secret_file "$T/ann"; secret_file "$T/ben"; secret_file "$T/cat"
 "$HERALDCTL" --data-dir "$D" init --org Acme --admin ann --password-file "$T/ann" >/dev/null
 "$HERALDCTL" --data-dir "$D" user add ben --display Ben --password-file "$T/ben" >/dev/null
 "$HERALDCTL" --data-dir "$D" user add cat --display Cat --password-file "$T/cat" >/dev/null

@@ -12,13 +12,44 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/herald-e2e.XXXXXX")
 chmod 755 "$T"   # the embedded PostgreSQL runs as postgres and must reach it
 SERVER_PID=
 SERVER_LOG=
+SERVER_LOGS=()   # every log start_server wrote, for scan_logs
 
+# Log hygiene (SPEC §12): `secret STRING` and `secret_file FILE` (its first
+# line) register what no server log may contain: passwords, tokens,
+# message bodies. Strings shorter than 6 bytes are ignored (ordinary
+# words). scan_logs runs at stop_server and at exit, and fails the test
+# when a log holds one.
+secret() {
+  [ "${#1}" -ge 6 ] || return 0
+  printf '%s\n' "$1" >>"$T/.secrets"
+}
+secret_file() { secret "$(head -n 1 "$1")"; }
+
+# scan_logs [LOG...] — the logs given (default: every server log), fails
+# naming the log and line number (not the secret) on a hit.
+scan_logs() {
+  local log hit
+  [ -s "$T/.secrets" ] || return 0
+  [ $# -gt 0 ] || set -- "${SERVER_LOGS[@]}"
+  for log in "$@"; do
+    [ -f "$log" ] || continue
+    if hit=$(grep -n -F -f "$T/.secrets" "$log" | head -1 | cut -d: -f1) &&
+       [ -n "$hit" ]; then
+      echo "LOG LEAK: $log line $hit holds a password, token or message body the test registered" >&2
+      return 1
+    fi
+  done
+}
+
+# cleanup [STATUS] — the exit trap; STATUS defaults to $? (for a test's
+# own trap that runs commands first).
 cleanup() {
-  local rc=$?
+  local rc=${1:-$?}
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
   fi
+  scan_logs || rc=1
   # Stop any embedded cluster a test left (a killed heraldd leaves one).
   for pid in "$T"/*/pg/postmaster.pid; do
     [ -f "$pid" ] || continue
@@ -39,6 +70,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # background and sets SERVER_PID and PORT once it listens.
 start_server() {
   SERVER_LOG=$1; shift
+  SERVER_LOGS+=("$SERVER_LOG")
   "$HERALDD" --listen 127.0.0.1:0 "$@" >>"$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
   local i
@@ -62,6 +94,7 @@ stop_server() {
   wait "$SERVER_PID" || rc=$?
   SERVER_PID=
   [ $rc -eq 0 ] || fail "heraldd exited with status $rc after SIGTERM"
+  scan_logs "$SERVER_LOG" || fail "a secret appeared in the server's log"
 }
 
 expect_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }

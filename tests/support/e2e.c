@@ -23,6 +23,29 @@
 
 static struct e2e_server *servers[MAX_SERVERS];
 static int nservers;
+/* What the exit handler needs of each server, copied here: a test may keep
+ * its struct e2e_server on a stack that is gone by then, and reading it
+ * there would kill, unlink and `rm -rf` whatever the reused stack holds.
+ * The data directory and the clock file derive from the log path. */
+static char log_paths[MAX_SERVERS][256];
+static pid_t pids[MAX_SERVERS];
+
+/* The slot of `srv` in the arrays above, or -1. */
+static int slot_of(const struct e2e_server *srv)
+{
+  for (int i = 0; i < nservers; i++)
+    if (strcmp(log_paths[i], srv->log) == 0)
+      return i;
+  return -1;
+}
+
+static void track_pid(const struct e2e_server *srv)
+{
+  int i = slot_of(srv);
+
+  if (i >= 0)
+    pids[i] = srv->pid > 0 ? srv->pid : 0;
+}
 
 uint64_t e2e_now_ms(void)
 {
@@ -35,29 +58,102 @@ void e2e_dump_logs(void)
 {
   for (int i = 0; i < nservers; i++) {
     char cmd[400];
-    fprintf(stderr, "---- %s (last 40 lines) ----\n", servers[i]->log);
-    snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", servers[i]->log);
+    fprintf(stderr, "---- %s (last 40 lines) ----\n", log_paths[i]);
+    snprintf(cmd, sizeof(cmd), "tail -n 40 %.255s >&2", log_paths[i]);
     if (system(cmd) != 0)
       fprintf(stderr, "(no log)\n");
   }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Log hygiene: the registered secrets (e2e.h). */
+
+static char **secrets;
+static size_t nsecrets, capsecrets;
+
+void e2e_secret(const char *s)
+{
+  if (!s || strlen(s) < E2E_SECRET_MIN)
+    return;
+  for (size_t i = 0; i < nsecrets; i++)
+    if (strcmp(secrets[i], s) == 0)
+      return;
+  if (nsecrets == capsecrets) {
+    size_t cap = capsecrets ? capsecrets * 2 : 64;
+    char **n = realloc(secrets, cap * sizeof(*n));
+
+    if (!n)
+      CHECK_FAIL("out of memory");
+    secrets = n;
+    capsecrets = cap;
+  }
+  if (!(secrets[nsecrets] = strdup(s)))
+    CHECK_FAIL("out of memory");
+  nsecrets++;
+}
+
+int e2e_log_leak(const char *path, char *line, size_t n)
+{
+  FILE *f = fopen(path, "r");
+  char *buf = NULL;
+  size_t cap = 0;
+  int found = 0;
+
+  if (!f)
+    return 0;
+  /* getline: a log line may be long (a truncated 1 KiB line, or lws') */
+  while (!found && getline(&buf, &cap, f) >= 0) {
+    for (size_t i = 0; i < nsecrets && !found; i++) {
+      if (strstr(buf, secrets[i])) {
+        snprintf(line, n, "%s", buf);
+        found = 1;
+      }
+    }
+  }
+  free(buf);
+  fclose(f);
+  return found;
+}
+
+/* A server's log must hold no secret; 0 or -1 (said on stderr). */
+static int scan_log(const char *path)
+{
+  char line[1200];
+
+  if (!e2e_log_leak(path, line, sizeof(line)))
+    return 0;
+  fprintf(stderr, "LOG LEAK: %s contains a password, token or message body "
+          "the test registered, in this line:\n%s", path, line);
+  return -1;
+}
+
 static void at_exit(void)
 {
-  for (int i = 0; i < nservers; i++) {
-    char cmd[300];
+  int leaked = 0;
 
-    if (servers[i]->pid > 0) {
-      kill(servers[i]->pid, SIGKILL);
-      waitpid(servers[i]->pid, NULL, 0);
-      servers[i]->pid = 0;
+  for (int i = 0; i < nservers; i++) {
+    char cmd[320], path[300];
+
+    if (pids[i] > 0) {
+      kill(pids[i], SIGKILL);
+      waitpid(pids[i], NULL, 0);
+      pids[i] = 0;
     }
-    if (servers[i]->clock_file[0])
-      unlink(servers[i]->clock_file);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", servers[i]->dir);
+    if (scan_log(log_paths[i]) != 0)
+      leaked = 1;
+    snprintf(path, sizeof(path), "%.255s.clock", log_paths[i]);
+    unlink(path);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%.255s.d'", log_paths[i]);
     if (system(cmd) != 0)
-      fprintf(stderr, "could not remove %s\n", servers[i]->dir);
+      fprintf(stderr, "could not remove %s.d\n", log_paths[i]);
   }
+  for (size_t i = 0; i < nsecrets; i++)
+    free(secrets[i]);
+  free(secrets);
+  secrets = NULL;
+  nsecrets = capsecrets = 0;
+  if (leaked)
+    _exit(1);   /* exit() may not be called again from an atexit handler */
 }
 
 /* A port the kernel says is free now; heraldd binds it with SO_REUSEADDR,
@@ -98,8 +194,10 @@ void e2e_server_init_db(struct e2e_server *srv, const char *conninfo)
            nservers);
   unlink(srv->log);
   snprintf(srv->dir, sizeof(srv->dir), "%s.d", srv->log);
-  if (nservers < MAX_SERVERS)
+  if (nservers < MAX_SERVERS) {
+    snprintf(log_paths[nservers], sizeof(log_paths[0]), "%s", srv->log);
     servers[nservers++] = srv;
+  }
   if (!registered) {
     registered = 1;
     atexit(at_exit);
@@ -166,11 +264,13 @@ void e2e_server_start(struct e2e_server *srv, const char *const *extra)
     execv(bin, (char *const *)argv);
     _exit(127);
   }
+  track_pid(srv);
   deadline = e2e_now_ms() + 30000;
   while (log_count(srv->log, "listening on") < srv->starts) {
     int st;
     if (waitpid(srv->pid, &st, WNOHANG) == srv->pid) {
       srv->pid = 0;
+      track_pid(srv);
       e2e_dump_logs();
       CHECK_FAIL("heraldd exited during start-up (status %d)", st);
     }
@@ -192,6 +292,9 @@ int e2e_server_signal(struct e2e_server *srv, int sig)
     kill(srv->pid, sig);
   waitpid(srv->pid, &st, 0);
   srv->pid = 0;
+  track_pid(srv);
+  if (scan_log(srv->log) != 0)
+    CHECK_FAIL("a secret appeared in the server's log (above)");
   return st;
 }
 
@@ -244,6 +347,7 @@ static void fill_user(struct store_user_new *u, const char *login,
   char pw[128];
 
   snprintf(pw, sizeof(pw), "pw-%s", login);
+  e2e_secret(pw);
   if (hcr_password_hash(pw, hash) != HCR_OK)
     CHECK_FAIL("password hash failed");
   memset(u, 0, sizeof(*u));
@@ -323,6 +427,7 @@ int64_t e2e_bot(struct e2e_server *srv, const char *name, int64_t owner,
   int64_t id = 0;
 
   hcr_token_new(token);
+  e2e_secret(token);
   CHECK_INT(hcr_token_hash(token, hash), ==, HCR_OK);
   if (store_bot_create(c, name, owner, hash, convs, n, &id) != STORE_OK)
     CHECK_FAIL("bot create %s: %s", name, store_errmsg(c));

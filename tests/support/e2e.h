@@ -104,6 +104,23 @@ int64_t e2e_ms(struct e2e_server *srv, const char *timestamptz);
 int64_t e2e_user_tz(struct e2e_server *srv, const char *login,
                     const char *tz);
 
+/* Log hygiene (SPEC §12: tokens, passwords and message bodies never
+ * appear in logs). e2e_secret registers a string (copied) that no server
+ * log of this process may contain: the fixtures register every password
+ * (e2e_user, e2e_org) and bot token (e2e_bot) they make, the test peers
+ * their session tokens and the message bodies they send (peer.c). Strings
+ * shorter than E2E_SECRET_MIN are ignored (they could be ordinary words).
+ * Every server's log is scanned whenever it exits (e2e_server_signal,
+ * e2e_server_stop) and at process exit; a hit fails the test, naming the
+ * log and the line but not the secret in full. */
+#define E2E_SECRET_MIN 6
+void e2e_secret(const char *s);
+
+/* The first line of the log at `path` that contains a registered secret
+ * (copied into `line`, at most `n` bytes), 1 when there is one, 0 when the
+ * log is clean or missing. */
+int e2e_log_leak(const char *path, char *line, size_t n);
+
 /* Prints the tail of every server log of this process to stderr. Called
  * automatically at exit when the test failed. */
 void e2e_dump_logs(void);
