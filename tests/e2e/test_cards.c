@@ -228,9 +228,23 @@ static void signature(struct peer *p, uint64_t card, uint64_t ver,
 
 /* ---- the interview ---- */
 
+/* The org, manager "boss" of "bob", and their group "One on one" (the
+ * server not started yet). */
+static uint64_t one_on_one(int64_t *boss, int64_t *bob)
+{
+  int64_t ids[2];
+
+  e2e_org(&srv, "admin");
+  ids[0] = *boss = e2e_user(&srv, "boss");
+  ids[1] = *bob = e2e_user(&srv, "bob");
+  sql("UPDATE users SET manager_id = %lld WHERE id = %lld", (long long)*boss,
+      (long long)*bob);
+  return (uint64_t)e2e_group(&srv, "One on one", *boss, ids, 2);
+}
+
 TEST(interview_workflow)
 {
-  int64_t boss, bob, ids[2];
+  int64_t boss, bob;
   uint64_t conv, okr, iv, ver, v1, va, vb, task_ver;
   struct peer *pm, *pb, *late;
   uint8_t mpub[32], msk[64], bpub[32], bsk[64], other[32], osk[64];
@@ -239,14 +253,7 @@ TEST(interview_workflow)
   json_t *st;
 
   e2e_server_init(&srv);
-  e2e_org(&srv, "admin");
-  boss = e2e_user(&srv, "boss");
-  bob = e2e_user(&srv, "bob");
-  sql("UPDATE users SET manager_id = %lld WHERE id = %lld", (long long)boss,
-      (long long)bob);
-  ids[0] = boss;
-  ids[1] = bob;
-  conv = (uint64_t)e2e_group(&srv, "One on one", boss, ids, 2);
+  conv = one_on_one(&boss, &bob);
   e2e_server_start(&srv, NULL);
   pm = peer_new(srv.url, "boss", NULL, true);
   pb = peer_new(srv.url, "bob", NULL, true);
@@ -587,7 +594,7 @@ TEST(overdue_task_reminded_after_quiet_hours)
 TEST(okr_and_interview_reminders)
 {
   static const char *const extra[] = {"--sweep-interval", "1", NULL};
-  int64_t boss, bob, ids[2], t0;
+  int64_t boss, bob, t0;
   uint64_t conv, okr, iv, ver;
   struct peer *pm, *pb;
   char body[512];
@@ -595,14 +602,7 @@ TEST(okr_and_interview_reminders)
   e2e_server_init(&srv);
   t0 = e2e_ms(&srv, "2026-11-02 10:00:00+00");
   e2e_clock_use(&srv, t0);
-  e2e_org(&srv, "admin");
-  boss = e2e_user(&srv, "boss");
-  bob = e2e_user(&srv, "bob");
-  sql("UPDATE users SET manager_id = %lld WHERE id = %lld", (long long)boss,
-      (long long)bob);
-  ids[0] = boss;
-  ids[1] = bob;
-  conv = (uint64_t)e2e_group(&srv, "One on one", boss, ids, 2);
+  conv = one_on_one(&boss, &bob);
   e2e_server_start(&srv, extra);
   pm = peer_new(srv.url, "boss", NULL, true);
   pb = peer_new(srv.url, "bob", NULL, true);
