@@ -176,14 +176,26 @@ static void fill_done(struct srv_dbjob *job)
     note_last(srv, fj->conv, sent);
     if (sent > pos->target)
       pos->target = sent;
-    proto_frame_init(&f, PROTO_T_PAGE);
-    f.id = pos->req;
-    f.u.page.conv = (uint64_t)fj->conv;
-    f.u.page.msgs = items;
-    f.u.page.nmsgs = k;
-    f.u.page.more = fj->n == fj->limit || pos->target > sent;
-    if (srv_session_send(s, &f) != 0)
-      goto out;
+    if (pos->req) {
+      proto_frame_init(&f, PROTO_T_PAGE);
+      f.id = pos->req;
+      f.u.page.conv = (uint64_t)fj->conv;
+      f.u.page.msgs = items;
+      f.u.page.nmsgs = k;
+      f.u.page.more = fj->n == fj->limit || pos->target > sent;
+      if (srv_session_send(s, &f) != 0)
+        goto out;
+    } else {
+      /* Outside a sync (a commit of another node, a re-send): the gap is
+       * filled with live `msg` frames, which clients apply in seq order
+       * like any other (PROTOCOL.md 3.4); a page belongs to a request. */
+      for (size_t i = 0; i < k; i++) {
+        proto_frame_init(&f, PROTO_T_MSG);
+        f.u.msg = items[i];
+        if (srv_session_send(s, &f) != 0)
+          goto out;
+      }
+    }
     pos->sent = sent;
     srv_ding_seen(srv, s, items, k);
   }

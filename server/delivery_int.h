@@ -66,6 +66,11 @@ void srv_sync_part_done(struct srv_session *s);
  * sync, then completes the sync's feed part (h_read.c). */
 void srv_feed_replay(struct srv_session *s, int64_t after);
 
+/* Sends user `uid`'s feed entries after `after` to their live sessions as
+ * receipt/remind/ding_update/card_event frames, as if committed here: for
+ * entries another node committed (notify_int.h). h_read.c. */
+void srv_feed_push_live(struct srv_server *srv, int64_t uid, int64_t after);
+
 /* Fills a proto_msg from a stored message (strings borrowed from `m`). */
 void srv_msg_from_store(struct proto_msg *out, const struct store_message *m);
 

@@ -271,8 +271,10 @@ struct hc_conn {
 
   /* Configuration (owned copies; strings are exact-size allocations, as
    * a benchmark keeps thousands of connections). */
-  char *host, *path, *hosthdr;
+  char *host, *path, *hosthdr;      /* the server of the next attempt */
   int port;
+  char **urls;                      /* url, then the fallbacks */
+  size_t nurls, url_at;             /* url_at: the one host/port are of */
   char *login, *password, *token, *device, *client_name, *client_version;
   bool limit_backlog;
   uint64_t backlog;
