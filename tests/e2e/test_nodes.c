@@ -164,6 +164,11 @@ TEST(node_killed_mid_burst_client_fails_over)
   peer_check_history(pa, (uint64_t)g, 400);
   peer_check_history(pb, (uint64_t)g, 400);
   CHECK_INT(e2e_query_int(&n2, "SELECT count(*) FROM messages"), ==, 400);
+  /* Every send answered once (the acks of the last ones may follow their
+   * messages). */
+  wait_count(&pa->acked, 300, "alice's sends all acknowledged");
+  CHECK_UINT(pa->acked, ==, 300);
+  CHECK_UINT(pa->failed, ==, 0);
   CHECK_UINT(hc_outbox_count(pa->c), ==, 0);
   CHECK_UINT(pa->offline, >=, 1);
   peer_free(pa);
@@ -194,6 +199,67 @@ TEST(listener_dropped_catches_up)
   CHECK_UINT(pb->synced, ==, 1);
   peer_free(pa);
   peer_free(pb);
+  e2e_server_stop(&n2);
+  e2e_server_stop(&n1);
+}
+
+/* Unread reminders with two nodes sweeping every second: made once (one
+ * feed entry), and both of bob's devices, one per node, get it live. */
+TEST(reminders_made_once_with_two_nodes)
+{
+  static const char *const fast_sweeps[] = {"--sweep-interval", "1", NULL};
+  struct proto_frame f, r;
+  int64_t alice, bob, ids[1];
+  uint64_t members[1], g;
+  struct peer *pa, *pb1, *pb2;
+  char sql[256];
+
+  e2e_server_init(&n1);
+  alice = e2e_org(&n1, "alice");
+  bob = e2e_user(&n1, "bob");
+  (void)alice;
+  ids[0] = bob;
+  e2e_server_init_db(&n2, n1.db);
+  snprintf(n2.dir, sizeof(n2.dir), "%s", n1.dir);
+  e2e_server_start(&n1, fast_sweeps);
+  e2e_server_start(&n2, fast_sweeps);
+  pa = peer_new(n1.url, "alice", NULL, true);
+  members[0] = (uint64_t)ids[0];
+  proto_frame_init(&f, PROTO_T_CONV_CREATE);
+  f.u.conv_create.type = PROTO_CONV_GROUP;
+  f.u.conv_create.title = (struct proto_str){"Standup", 7};
+  f.u.conv_create.members = members;
+  f.u.conv_create.nmembers = 1;
+  f.u.conv_create.remind_after = 3600;
+  f.u.conv_create.task_after = 4 * 3600;
+  CHECK_INT(peer_request(pa, &f, &r), ==, 0);
+  g = r.u.result.conv;
+  proto_frame_cleanup(&r);
+  pb1 = peer_new(n1.url, "bob", NULL, true);
+  pb2 = peer_new(n2.url, "bob", NULL, true);
+  peer_wait(both_listening, NULL, 30000, "both nodes listening");
+  peer_say(pa, g, "agenda?");
+  wait_msgs(pb2, g, 1);
+  snprintf(sql, sizeof(sql),
+           "WITH u AS (UPDATE messages SET sent_at = sent_at - interval "
+           "'2 hours' WHERE conversation_id = %llu RETURNING 1)"
+           " SELECT count(*) FROM u", (unsigned long long)g);
+  CHECK_INT(e2e_query_int(&n1, sql), ==, 1);
+  wait_count(&pb1->nreminds, 1, "bob's reminder on node 1");
+  wait_count(&pb2->nreminds, 1, "bob's reminder on node 2");
+  /* Several more sweeps on both nodes: nothing more. */
+  hc_run_until(peer_ctx(), NULL, NULL, 3000);
+  CHECK_UINT(pb1->nreminds, ==, 1);
+  CHECK_UINT(pb2->nreminds, ==, 1);
+  CHECK_UINT(pb1->reminds[0].fs, ==, pb2->reminds[0].fs);
+  snprintf(sql, sizeof(sql), "SELECT count(*) FROM feed WHERE kind ="
+           " 'remind' AND user_id = %lld", (long long)bob);
+  CHECK_INT(e2e_query_int(&n1, sql), ==, 1);
+  CHECK_INT(e2e_log_count(&n1, "1 reminder made") +
+            e2e_log_count(&n2, "1 reminder made"), ==, 1);
+  peer_free(pa);
+  peer_free(pb1);
+  peer_free(pb2);
   e2e_server_stop(&n2);
   e2e_server_stop(&n1);
 }
