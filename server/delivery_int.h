@@ -55,6 +55,12 @@ void srv_delivery_publish_msg(struct srv_server *srv,
  * sessions behind it fill from the database. */
 void srv_delivery_hint(struct srv_server *srv, int64_t conv, int64_t seq);
 
+/* Another node committed `conv` up to `seq` (notify_int.h): the new
+ * messages are fetched once for this node and published to its sessions
+ * exactly as local commits are (one encoding per message); a session
+ * that is not right behind them fills by itself. */
+void srv_delivery_remote(struct srv_server *srv, int64_t conv, int64_t seq);
+
 /* The highest seq of `conv` this process has seen committed, or 0. */
 int64_t srv_delivery_last(struct srv_server *srv, int64_t conv);
 

@@ -198,7 +198,7 @@ static void on_note(void *arg, const char *payload)
   case 'm':
     /* Our own commits were published when they committed here. */
     if (!own && a > 0 && b > 0)
-      srv_delivery_hint(srv, a, b);
+      srv_delivery_remote(srv, a, b);
     break;
   case 'f': {
     int64_t known = srv_notify_feed_last(srv, a);

@@ -264,4 +264,38 @@ TEST(reminders_made_once_with_two_nodes)
   e2e_server_stop(&n1);
 }
 
+/* Quiet hours edited behind the servers' backs (heraldctl, SQL): every
+ * node hears it at once ("q"), not at its next periodic refresh (10 min):
+ * bob's messages on node 2 turn silent within seconds. */
+TEST(quiet_hours_edit_reaches_every_node)
+{
+  int64_t alice, bob, g = two_nodes(&alice, &bob);
+  struct peer *pa = peer_new(n1.url, "alice", NULL, true);
+  struct peer *pb = peer_new(n2.url, "bob", NULL, true);
+  bool silent = false;
+  size_t n = 0;
+
+  peer_wait(both_listening, NULL, 30000, "both nodes listening");
+  peer_say(pa, (uint64_t)g, "loud");
+  wait_msgs(pb, (uint64_t)g, ++n);
+  CHECK(!pb->msgs[pb->nmsgs - 1].silent);
+  /* The whole week quiet for the organisation. */
+  CHECK_INT(e2e_query_int(&n1, "WITH i AS (INSERT INTO quiet_windows"
+                               " (user_id, day_of_week, start_minute,"
+                               " end_minute) SELECT NULL, d, 0, 1440 FROM"
+                               " generate_series(0, 6) d RETURNING 1)"
+                               " SELECT count(*) FROM i"), ==, 7);
+  for (int i = 0; i < 50 && !silent; i++) {
+    hc_run_until(peer_ctx(), NULL, NULL, 100);
+    peer_say(pa, (uint64_t)g, "quiet?");
+    wait_msgs(pb, (uint64_t)g, ++n);
+    silent = pb->msgs[pb->nmsgs - 1].silent;
+  }
+  CHECK(silent);
+  peer_free(pa);
+  peer_free(pb);
+  e2e_server_stop(&n2);
+  e2e_server_stop(&n1);
+}
+
 TEST_MAIN()
