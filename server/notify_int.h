@@ -6,8 +6,9 @@
  * <conv>:<seq>", "f:<node>:<user>:<fs>", "q:<node>:0"). Each node keeps
  * one dedicated LISTEN connection on its loop (never blocking: libpq's
  * non-blocking connect and reads under a uv_poll) and, for what another
- * node committed, lets its own sessions fetch the rows: messages through
- * srv_delivery_hint (the same ordered, gapless fill local sends use),
+ * node committed, fetches the rows: messages once per conversation
+ * through srv_delivery_remote, then published like local commits (the
+ * same ordered, gapless delivery; a session behind fills by itself),
  * feed entries through srv_feed_push_live, quiet-hours edits by
  * refreshing the cached states.
  *
