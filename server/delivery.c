@@ -21,6 +21,10 @@
 struct srv_subs {
   struct srv_session **v;
   unsigned n, cap;
+  /* Messages another node committed (srv_delivery_remote): the highest
+   * seq announced, and whether a fetch is running. */
+  int64_t rtarget;
+  bool rfetching;
 };
 
 /* Bodies in one replay page stay under this, so a page frame stays well
@@ -177,15 +181,27 @@ static void fill_done(struct srv_dbjob *job)
     note_last(srv, fj->conv, sent);
     if (sent > pos->target)
       pos->target = sent;
-    proto_frame_init(&f, PROTO_T_PAGE);
-    f.id = pos->req;
-    f.u.page.conv = (uint64_t)fj->conv;
-    f.u.page.msgs = items;
-    f.u.page.nmsgs = k;
-    f.u.page.more = fj->n == fj->limit || pos->target > sent;
-    if (srv_session_send(s, &f) != 0)
-      goto out;
-    srv_metric_inc(SRV_M_REPLAY_PAGES);
+    if (pos->req) {
+      proto_frame_init(&f, PROTO_T_PAGE);
+      f.id = pos->req;
+      f.u.page.conv = (uint64_t)fj->conv;
+      f.u.page.msgs = items;
+      f.u.page.nmsgs = k;
+      f.u.page.more = fj->n == fj->limit || pos->target > sent;
+      if (srv_session_send(s, &f) != 0)
+        goto out;
+      srv_metric_inc(SRV_M_REPLAY_PAGES);
+    } else {
+      /* Outside a sync (a commit of another node, a re-send): the gap is
+       * filled with live `msg` frames, which clients apply in seq order
+       * like any other (PROTOCOL.md 3.4); a page belongs to a request. */
+      for (size_t i = 0; i < k; i++) {
+        proto_frame_init(&f, PROTO_T_MSG);
+        f.u.msg = items[i];
+        if (srv_session_send(s, &f) != 0)
+          goto out;
+      }
+    }
     pos->sent = sent;
     srv_ding_seen(srv, s, items, k);
   }
@@ -372,4 +388,105 @@ void srv_delivery_publish_msg(struct srv_server *srv,
 void srv_delivery_hint(struct srv_server *srv, int64_t conv, int64_t seq)
 {
   deliver(srv, conv, seq, NULL, NULL);
+}
+
+/* ---- messages committed by another node (notify_int.h) ---- */
+
+struct remote_job {
+  struct srv_dbjob job;
+  struct srv_server *srv;
+  int64_t conv, after;
+  enum store_principal_kind kind;
+  int64_t reader;
+  size_t limit;
+  struct store_message *msgs;
+  size_t n;
+};
+
+static void remote_start(struct srv_server *srv, int64_t conv,
+                         struct srv_subs *sub);
+
+static void remote_run(struct srv_dbjob *job, struct store_conn *conn)
+{
+  struct remote_job *rj = (struct remote_job *)job;
+
+  job->rc = conn ? store_messages_after(conn, rj->kind, rj->reader, rj->conv,
+                                        rj->after, 0, rj->limit,
+                                        PAGE_BODY_BYTES, &rj->msgs, &rj->n)
+                 : STORE_EUNAVAIL;
+}
+
+static void remote_done(struct srv_dbjob *job)
+{
+  struct remote_job *rj = (struct remote_job *)job;
+  struct srv_server *srv = rj->srv;
+  struct srv_subs *sub;
+  bool progressed = false;
+
+  if (job->rc == STORE_OK) {
+    for (size_t i = 0; i < rj->n; i++) {
+      struct proto_frame f;
+
+      if (rj->msgs[i].seq <= srv_delivery_last(srv, rj->conv))
+        continue;            /* published here meanwhile */
+      proto_frame_init(&f, PROTO_T_MSG);
+      srv_msg_from_store(&f.u.msg, &rj->msgs[i]);
+      srv_delivery_publish_msg(srv, &f);
+      progressed = true;
+    }
+  }
+  sub = srv_intmap_get(&srv->subs, rj->conv);
+  if (sub) {
+    sub->rfetching = false;
+    if (job->rc != STORE_OK || (!progressed && rj->n < rj->limit &&
+                                sub->rtarget > srv_delivery_last(srv,
+                                                                 rj->conv))) {
+      /* The reader cannot see them (it left meanwhile) or the database
+       * failed: every session fills by itself, as for a hint. */
+      srv_delivery_hint(srv, rj->conv, sub->rtarget);
+    } else if (!srv->stopping) {
+      remote_start(srv, rj->conv, sub);
+    }
+  }
+  store_messages_free(rj->msgs, rj->n);
+  free(rj);
+}
+
+static void remote_start(struct srv_server *srv, int64_t conv,
+                         struct srv_subs *sub)
+{
+  struct srv_session *s;
+  struct remote_job *rj;
+
+  if (sub->rfetching || sub->n == 0 ||
+      sub->rtarget <= srv_delivery_last(srv, conv))
+    return;
+  if (!(rj = calloc(1, sizeof(*rj)))) {
+    srv_delivery_hint(srv, conv, sub->rtarget);
+    return;
+  }
+  s = sub->v[0];
+  rj->job.run = remote_run;
+  rj->job.done = remote_done;
+  rj->srv = srv;
+  rj->conv = conv;
+  rj->after = srv_delivery_last(srv, conv);
+  rj->kind = s->bot_id ? STORE_PRINCIPAL_BOT : STORE_PRINCIPAL_USER;
+  rj->reader = s->bot_id ? s->bot_id : s->uid;
+  rj->limit = (size_t)srv->cfg->page_size;
+  sub->rfetching = true;
+  srv_dbpool_submit(srv->reader, &rj->job);
+}
+
+void srv_delivery_remote(struct srv_server *srv, int64_t conv, int64_t seq)
+{
+  struct srv_subs *sub = srv_intmap_get(&srv->subs, conv);
+
+  if (!sub || sub->n == 0) {
+    note_last(srv, conv, seq);
+    return;
+  }
+  if (seq > sub->rtarget)
+    sub->rtarget = seq;
+  remote_start(srv, conv, sub);
 }

@@ -55,6 +55,12 @@ void srv_delivery_publish_msg(struct srv_server *srv,
  * sessions behind it fill from the database. */
 void srv_delivery_hint(struct srv_server *srv, int64_t conv, int64_t seq);
 
+/* Another node committed `conv` up to `seq` (notify_int.h): the new
+ * messages are fetched once for this node and published to its sessions
+ * exactly as local commits are (one encoding per message); a session
+ * that is not right behind them fills by itself. */
+void srv_delivery_remote(struct srv_server *srv, int64_t conv, int64_t seq);
+
 /* The highest seq of `conv` this process has seen committed, or 0. */
 int64_t srv_delivery_last(struct srv_server *srv, int64_t conv);
 
@@ -65,6 +71,11 @@ void srv_sync_part_done(struct srv_session *s);
 /* Replays the user's feed after `after` as `feed` frames of the running
  * sync, then completes the sync's feed part (h_read.c). */
 void srv_feed_replay(struct srv_session *s, int64_t after);
+
+/* Sends user `uid`'s feed entries after `after` to their live sessions as
+ * receipt/remind/ding_update/card_event frames, as if committed here: for
+ * entries another node committed (notify_int.h). h_read.c. */
+void srv_feed_push_live(struct srv_server *srv, int64_t uid, int64_t after);
 
 /* Fills a proto_msg from a stored message (strings borrowed from `m`). */
 void srv_msg_from_store(struct proto_msg *out, const struct store_message *m);

@@ -369,7 +369,9 @@ int srv_h_who_read(struct srv_session *s, const struct proto_frame *f)
 
 struct feed_job {
   struct srv_dbjob job;
-  struct srv_session *s;
+  struct srv_session *s;       /* a sync's replay; NULL for a live push */
+  struct srv_server *srv;      /* a live push (srv_feed_push_live) */
+  int64_t uid;                 /* whose feed */
   int64_t after;
   struct proto_receipt *items;
   size_t n, cap;
@@ -408,7 +410,7 @@ static void feed_run(struct srv_dbjob *job, struct store_conn *conn)
     job->rc = STORE_EUNAVAIL;
     return;
   }
-  job->rc = store_feed_after(conn, fj->s->uid, fj->after, FEED_PAGE, &e, &ne);
+  job->rc = store_feed_after(conn, fj->uid, fj->after, FEED_PAGE, &e, &ne);
   fj->more = ne == FEED_PAGE;
   if (job->rc == STORE_OK) {
     int cut = srv_card_feed_page(conn, e, &ne, &fj->cev, &fj->cards,
@@ -516,8 +518,110 @@ void srv_feed_replay(struct srv_session *s, int64_t after)
   fj->job.run = feed_run;
   fj->job.done = feed_done;
   fj->s = srv_session_ref(s);
+  fj->uid = s->uid;
   fj->after = after;
   fj->next = after;
   s->inflight++;
   srv_dbpool_submit(s->srv->reader, &fj->job);
+}
+
+/* ---- Live push of feed entries another node committed (notify.c) ---- */
+
+static uint64_t lane_fs(int lane, const struct feed_job *fj, size_t i)
+{
+  switch (lane) {
+  case 0: return fj->items[i].fs;
+  case 1: return fj->reminds[i].fs;
+  case 2: return fj->dings[i].fs;
+  default: return fj->cards[i].fs;
+  }
+}
+
+/* Sends the page's items as the live frames the committing node would
+ * have sent, merged in fs order (a receipt entry's frames carry fs 0 but
+ * the last, so they stay together). */
+static void push_live_done(struct srv_dbjob *job)
+{
+  struct feed_job *fj = (struct feed_job *)job;
+  struct srv_server *srv = fj->srv;
+  size_t at[4] = {0, 0, 0, 0};
+  size_t len[4] = {fj->n, fj->nreminds, fj->ndings, fj->ncards};
+
+  if (job->rc != STORE_OK) {
+    /* The devices get the entries from the feed on their next sync. */
+    srv_warn("feed", "pushing user %lld's feed after %lld failed: %s",
+             (long long)fj->uid, (long long)fj->after,
+             store_strerror(job->rc));
+    goto out;
+  }
+  for (;;) {
+    struct proto_frame f;
+    int best = -1;
+    uint64_t best_fs = 0;
+
+    for (int l = 0; l < 4; l++) {
+      uint64_t fs;
+
+      if (at[l] == len[l])
+        continue;
+      fs = lane_fs(l, fj, at[l]);
+      if (l == 0 && fs == 0) {    /* within a receipt entry: its end's fs */
+        size_t k = at[0];
+        while (k < fj->n && fj->items[k].fs == 0)
+          k++;
+        fs = k < fj->n ? fj->items[k].fs : UINT64_MAX;
+      }
+      if (best < 0 || fs < best_fs) {
+        best = l;
+        best_fs = fs;
+      }
+    }
+    if (best < 0)
+      break;
+    switch (best) {
+    case 0:
+      proto_frame_init(&f, PROTO_T_RECEIPT);
+      f.u.receipt = fj->items[at[0]];
+      break;
+    case 1:
+      proto_frame_init(&f, PROTO_T_REMIND);
+      f.u.remind = fj->reminds[at[1]];
+      break;
+    case 2:
+      proto_frame_init(&f, PROTO_T_DING_UPDATE);
+      f.u.ding_update = fj->dings[at[2]];
+      break;
+    default:
+      proto_frame_init(&f, PROTO_T_CARD_EVENT);
+      f.u.card_event = fj->cards[at[3]];
+      break;
+    }
+    at[best]++;
+    for (struct srv_session *s = srv_sessions_of_user(srv, fj->uid); s;
+         s = s->user_next)
+      if (s->live && srv_session_open(s))
+        srv_session_send(s, &f);
+  }
+  if (fj->more && !srv->stopping)
+    srv_feed_push_live(srv, fj->uid, fj->next);
+out:
+  free(fj->items);
+  free(fj->dings);
+  srv_card_feed_free(fj->cev, fj->cards, fj->ncards);
+  free(fj);
+}
+
+void srv_feed_push_live(struct srv_server *srv, int64_t uid, int64_t after)
+{
+  struct feed_job *fj;
+
+  if (!srv->reader || !(fj = calloc(1, sizeof(*fj))))
+    return;     /* the devices get the entries on their next sync */
+  fj->job.run = feed_run;
+  fj->job.done = push_live_done;
+  fj->srv = srv;
+  fj->uid = uid;
+  fj->after = after;
+  fj->next = after;
+  srv_dbpool_submit(srv->reader, &fj->job);
 }

@@ -184,6 +184,22 @@ void srv_quiet_user_changed(struct srv_server *srv, int64_t uid,
   push(srv, uid, &ps, except);
 }
 
+void srv_quiet_recheck_all(struct srv_server *srv)
+{
+  struct srv_quiet *q = srv->quiet;
+  int64_t now = (int64_t)srv_clock_now_ms();
+
+  if (!q || q->closed)
+    return;
+  for (size_t i = 0; i < q->users.cap; i++) {
+    struct quser *u = q->users.slots[i].val;
+
+    if (q->users.slots[i].key && u)
+      u->check_ms = now;
+  }
+  arm(q, now);
+}
+
 bool srv_quiet_silent(struct srv_server *srv, int64_t uid, uint64_t now_ms)
 {
   struct quser *u;

@@ -52,6 +52,10 @@ void srv_quiet_user_changed(struct srv_server *srv, int64_t uid,
                             const struct store_quiet_state *st,
                             struct srv_session *except);
 
+/* Quiet-hours settings changed somewhere (another node, heraldctl):
+ * every connected user's state is fetched again soon (notify_int.h). */
+void srv_quiet_recheck_all(struct srv_server *srv);
+
 /* Whether a message delivered now (`now_ms`, srv_clock_now_ms) to user
  * `uid` is silent. False for users not connected here and for bots. */
 bool srv_quiet_silent(struct srv_server *srv, int64_t uid, uint64_t now_ms);

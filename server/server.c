@@ -16,6 +16,7 @@
 #include "ding_int.h"
 #include "dispatch_int.h"
 #include "log_int.h"
+#include "notify_int.h"
 #include "quiet_int.h"
 #include "server_int.h"
 #include "session_int.h"
@@ -71,6 +72,7 @@ static void finish_stop(struct srv_server *srv)
   }
   /* The scheduler first: its last round may still push to sessions. */
   srv_ding_sched_close(srv);
+  srv_notify_stop(srv);
   srv_dbpool_free(srv->writer);
   srv_dbpool_free(srv->reader);
   srv_dbpool_free(srv->auth);
@@ -168,6 +170,9 @@ int srv_server_init(struct srv_server *srv, const struct srv_config *cfg,
       srv_ratelimit_init(&srv->login_by_peer, 16384, 30, 1000) != 0)
     return -1;
 
+  /* Before the first connection: every session carries the node id. */
+  if (srv_notify_set_node() != 0)
+    return -1;
   srv->writer = srv_dbpool_new(&srv->loop, "writer", conninfo, 1,
                                cfg->commit_batch, srv_send_batch);
   srv->reader = srv_dbpool_new(&srv->loop, "reader", conninfo,
@@ -176,7 +181,7 @@ int srv_server_init(struct srv_server *srv, const struct srv_config *cfg,
                              1, NULL);
   if (!srv->writer || !srv->reader || !srv->auth)
     return -1;
-  if (srv_ding_sched_init(srv) != 0)
+  if (srv_ding_sched_init(srv) != 0 || srv_notify_start(srv) != 0)
     return -1;
 
   memset(&info, 0, sizeof(info));
@@ -258,6 +263,7 @@ void srv_server_cleanup(struct srv_server *srv)
   srv->keys = NULL;
   srv_quiet_cleanup(srv);
   srv_ding_sched_cleanup(srv);
+  srv_notify_cleanup(srv);
   srv_ratelimit_cleanup(&srv->login_by_account);
   srv_ratelimit_cleanup(&srv->login_by_peer);
   srv_intmap_cleanup(&srv->users);

@@ -20,6 +20,7 @@ struct hcr_keycache;
 struct srv_ding_sched;
 struct srv_dbpool;
 struct srv_keyring;
+struct srv_notify;
 struct srv_quiet;
 struct srv_session;
 struct srv_sweeper;
@@ -66,6 +67,8 @@ struct srv_server {
   struct srv_quiet *quiet;
   /* The DING scheduler (ding_int.h). */
   struct srv_ding_sched *ding;
+  /* The LISTEN connection to the other nodes (notify_int.h). */
+  struct srv_notify *notify;
 
   /* TLS on the listen port and its reload on SIGHUP (tls_int.h). */
   struct srv_tls *tls;

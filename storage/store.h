@@ -1748,4 +1748,52 @@ int store_card_audit_interviews(struct store_conn *c, const char *login,
                                 int64_t *user_id,
                                 const struct store_audit_visitor *v);
 
+
+/* ---- Notifications between nodes (0012_notify.sql; server/notify.c) ----
+ *
+ * A dedicated connection that LISTENs on channel 'herald', driven without
+ * ever blocking: the caller polls store_listener_socket() for what
+ * store_listener_step() asked for and calls it again when the socket is
+ * ready. */
+struct store_listener;
+
+enum store_listen_want {
+  STORE_LISTEN_READ = 1,
+  STORE_LISTEN_WRITE = 2,
+};
+
+/* Starts connecting (PQconnectStart): no waiting. STORE_OK with *out set
+ * (poll its socket for writing first), STORE_EUNAVAIL (message in errbuf),
+ * STORE_EINTERNAL. */
+int store_listener_start(const char *conninfo, struct store_listener **out,
+                         char *errbuf, size_t errlen);
+
+/* The socket to poll, or -1. It changes while connecting: ask again after
+ * every step. */
+int store_listener_socket(const struct store_listener *l);
+
+/* Advances the connection: finishes connecting, sends LISTEN, reads what
+ * arrived and calls on_note(arg, payload) for each notification (payload
+ * NUL-terminated, valid for the call). STORE_OK with *want set to what to
+ * poll for next; *listening becomes true once LISTEN is in force (from
+ * then on nothing that commits is missed). STORE_EUNAVAIL when the
+ * connection failed or was lost (message in errbuf): close it and start
+ * again. */
+int store_listener_step(struct store_listener *l,
+                        void (*on_note)(void *arg, const char *payload),
+                        void *arg, int *want, bool *listening,
+                        char *errbuf, size_t errlen);
+
+/* Closes the connection. Takes NULL. */
+void store_listener_close(struct store_listener *l);
+
+/* The last seq of each conversation in `convs` (n ids), in the same order
+ * into `out` (0 for an unknown id): catching up after a lost listener. */
+int store_conv_last_seqs(struct store_conn *c, const int64_t *convs,
+                         size_t n, int64_t *out);
+
+/* The last fs of each user in `users` (0 for an empty feed). */
+int store_feed_heads(struct store_conn *c, const int64_t *users, size_t n,
+                     int64_t *out);
+
 #endif

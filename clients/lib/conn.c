@@ -279,14 +279,83 @@ static void forget_token(struct hc_conn *c)
     hc_statedir_remove(&c->sd, TOKEN_FILE);
 }
 
+/* ---- servers: `url` and the fallbacks, tried in turn ---- */
+
+static void free_urls(struct hc_conn *c)
+{
+  for (size_t i = 0; i < c->nurls; i++)
+    free(c->urls[i]);
+  free(c->urls);
+  c->urls = NULL;
+  c->nurls = 0;
+}
+
+/* Copies and checks every URL of `cfg`; a bad one fails hc_conn_new, and
+ * so does a list mixing ws:// and wss:// (one TLS setting per connection).
+ * Sets c->tls from them. */
+static int set_urls(struct hc_conn *c, const struct hc_conn_config *cfg)
+{
+  size_t n = 1 + (cfg->more_urls ? cfg->n_more_urls : 0);
+  struct hc_url url;
+  int rc;
+
+  if (!(c->urls = calloc(n, sizeof(*c->urls))))
+    return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    const char *u = i == 0 ? cfg->url : cfg->more_urls[i - 1];
+
+    if (!u)
+      return -EINVAL;
+    if ((rc = hc_url_parse(u, &url)) != 0)
+      return rc;
+    if (i == 0)
+      c->tls = url.tls;
+    else if (url.tls != c->tls)
+      return -EINVAL;
+    if (dup_str(&c->urls[i], u))
+      return -ENOMEM;
+    c->nurls = i + 1;
+  }
+  return 0;
+}
+
+/* Makes `u` (checked by set_urls) the server the next attempt goes to. */
+static int set_target(struct hc_conn *c, const char *u)
+{
+  struct hc_url url;
+  char hosthdr[300];
+  char *host = NULL, *path = NULL, *hh = NULL;
+  int rc;
+
+  if ((rc = hc_url_parse(u, &url)) != 0)
+    return rc;
+  if (strchr(url.host, ':'))
+    snprintf(hosthdr, sizeof hosthdr, "[%s]:%d", url.host, url.port);
+  else
+    snprintf(hosthdr, sizeof hosthdr, "%s:%d", url.host, url.port);
+  if (dup_str(&host, url.host) || dup_str(&path, url.path) ||
+      dup_str(&hh, hosthdr)) {
+    free(host);
+    free(path);
+    free(hh);
+    return -ENOMEM;
+  }
+  free(c->host);
+  free(c->path);
+  free(c->hosthdr);
+  c->host = host;
+  c->path = path;
+  c->hosthdr = hh;
+  c->port = url.port;
+  return 0;
+}
+
 /* ---- lifecycle ---- */
 
 int hc_conn_new(struct hc_ctx *ctx, const struct hc_conn_config *cfg,
                 struct hc_conn **out)
 {
   struct hc_conn *c;
-  struct hc_url url;
-  char hosthdr[300];
   int rc;
 
   *out = NULL;
@@ -298,27 +367,16 @@ int hc_conn_new(struct hc_ctx *ctx, const struct hc_conn_config *cfg,
   c->sd.dirfd = c->sd.lockfd = -1;
   hc_outbox_open(&c->ob, NULL, 0);
   hc_cursors_init(&c->cur);
-  if ((rc = hc_url_parse(cfg->url, &url)) != 0)
+  if ((rc = set_urls(c, cfg)) != 0 || (rc = set_target(c, c->urls[0])) != 0)
     goto fail;
-  if (url.tls) {
+  if (c->tls) {
     const char *ca = cfg->tls.ca_file;
 
     if (!ca && (ca = getenv("HERALD_CA_FILE")) && !*ca)
       ca = NULL;
     if ((rc = hc_ctx_tls_vhost(ctx, ca, &c->tls_vhost)) != 0)
       goto fail;
-    c->tls = true;
     c->tls_self_signed = cfg->tls.allow_self_signed;
-  }
-  if (strchr(url.host, ':'))
-    snprintf(hosthdr, sizeof hosthdr, "[%s]:%d", url.host, url.port);
-  else
-    snprintf(hosthdr, sizeof hosthdr, "%s:%d", url.host, url.port);
-  c->port = url.port;
-  if (dup_str(&c->host, url.host) || dup_str(&c->path, url.path) ||
-      dup_str(&c->hosthdr, hosthdr)) {
-    rc = -ENOMEM;
-    goto fail;
   }
   if (cfg->device && (!*cfg->device || strlen(cfg->device) > PROTO_DEV_MAX)) {
     rc = -EINVAL;
@@ -385,6 +443,7 @@ fail:
   hc_cursors_cleanup(&c->cur);
   if (c->have_sd)
     hc_statedir_close(&c->sd);
+  free_urls(c);
   free(c->host);
   free(c->path);
   free(c->hosthdr);
@@ -444,6 +503,7 @@ static void finish_free(struct hc_conn *c)
   free(c->hosthdr);
   c->device = c->client_name = c->client_version = NULL;
   c->host = c->path = c->hosthdr = NULL;
+  free_urls(c);
   free(c->rx);
   c->rx = NULL;
   hc_ctx_unlink(c->ctx, c);
@@ -566,6 +626,12 @@ void hc_conn_down(struct hc_conn *c, int err)
       hc_backoff_reset(&c->bo);
     delay = c->reconnect_now ? 0 : hc_backoff_next(&c->bo, hc_ctx_rand(c->ctx));
     c->reconnect_now = false;
+    /* With several servers, the next attempt goes to the next one: a
+     * node that died or cannot be reached is not waited for. */
+    if (c->nurls > 1) {
+      c->url_at = (c->url_at + 1) % c->nurls;
+      (void)set_target(c, c->urls[c->url_at]);  /* keeps the old on ENOMEM */
+    }
     c->reconnect_at = now + delay + 1;   /* 0 means "none" */
     c->state = HC_STATE_OFFLINE;
   }

@@ -222,6 +222,12 @@ struct hc_conn_config {
   /* "ws://host:port/" or "wss://host:port/" (path optional, default
    * "/"; wss: see hc_tls_options). Required. */
   const char *url;
+  /* Other servers of the same deployment (several heraldd nodes on one
+   * database), optional: after a lost connection or a failed attempt the
+   * next attempt goes to the next URL of url, more_urls[0], ... in turn.
+   * Each is checked like `url`. */
+  const char *const *more_urls;
+  size_t n_more_urls;
   /* Credentials: `token` (hello) and/or `login` + `password` (login). When
    * both are given the token is tried first and the password is the
    * fallback for an expired token. With a state directory and no token,

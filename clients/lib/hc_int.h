@@ -287,11 +287,13 @@ struct hc_conn {
 
   /* Configuration (owned copies; strings are exact-size allocations, as
    * a benchmark keeps thousands of connections). */
-  char *host, *path, *hosthdr;
+  char *host, *path, *hosthdr;      /* the server of the next attempt */
   int port;
   bool tls;                        /* wss:// */
   bool tls_self_signed;            /* hc_tls_options.allow_self_signed */
   struct lws_vhost *tls_vhost;     /* its CA file's, or NULL (system) */
+  char **urls;                      /* url, then the fallbacks */
+  size_t nurls, url_at;             /* url_at: the one host/port are of */
   char *login, *password, *token, *device, *client_name, *client_version;
   bool limit_backlog;
   uint64_t backlog;

@@ -52,6 +52,7 @@ struct fanout_run {
   uint64_t replayed, outbox_failed;
   char runid[32];
   int last_err;
+  uint64_t nodes;              /* --nodes: recorded with the figures */
 };
 
 static int raw_send_frame(struct rawm *m, const struct proto_frame *f)
@@ -316,6 +317,8 @@ static void fill(void *arg, json_t *res)
   json_object_set_new(res, "client",
                       json_string(r->raw ? "raw" : "herald_client"));
   json_object_set_new(res, "group", json_integer(r->members));
+  if (r->nodes)
+    json_object_set_new(res, "nodes", json_integer((json_int_t)r->nodes));
   json_object_set_new(res, "drops",
                       json_integer((json_int_t)(r->pool.drops + r->raw_drops)));
   json_object_set_new(res, "replayed", json_integer((json_int_t)r->replayed));
@@ -328,10 +331,16 @@ int bench_cmd_fanout(int argc, char **argv)
   const char *url = "ws://127.0.0.1:8740/", *tokens = NULL;
   const char *loads = "sat,half", *client = "hc";
   uint64_t conv = 0, group = 0, first = 0, window = 0, body = 100;
-  uint64_t server_pid = 0, connect_timeout = 300;
+  uint64_t server_pid = 0, connect_timeout = 300, nodes = 0;
+  const char *url2 = NULL;
   double warmup = 2, duration = 10, drain = 15;
   const struct bench_opt opts[] = {
     {"url", OPT_STR, &url, "server URL (ws://127.0.0.1:8740/)"},
+    {"url2", OPT_STR, &url2,
+     "a second node of the same deployment: every other receiving member "
+     "connects there (the sender stays on --url); herald_client only"},
+    {"nodes", OPT_U64, &nodes,
+     "record \"nodes\": N with the figures (the several-nodes scenario)"},
     {"tokens", OPT_STR, &tokens, "tokens file (from `login`)"},
     {"conv", OPT_U64, &conv, "the group's conversation id"},
     {"group-size", OPT_U64, &group,
@@ -381,6 +390,12 @@ int bench_cmd_fanout(int argc, char **argv)
   r.raw = strcmp(client, "raw") == 0;
   r.conv = conv;
   r.members = (unsigned)group;
+  r.nodes = nodes;
+  if (url2 && r.raw) {
+    bench_log("--url2 needs --client hc");
+    bench_users_free(&users);
+    return 2;
+  }
   uv_loop_init(&loop);
   if (fan_init(&r.fan, &loop, &ops, &r, (unsigned)group, body, window) != 0 ||
       (!r.raw &&
@@ -398,6 +413,7 @@ int bench_cmd_fanout(int argc, char **argv)
     }
   } else {
     r.pool.conv = conv;
+    r.pool.url2 = url2;
     r.pool.on_msg = on_msg;
     r.pool.on_event = on_event;
     r.pool.arg = &r;

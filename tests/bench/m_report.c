@@ -112,6 +112,8 @@ static json_t *find_fan(const char *impl, json_int_t group, const char *load)
   for (size_t i = 0; i < nrows; i++) {
     json_t *r = rows[i];
 
+    if (json_object_get(r, "nodes"))
+      continue;                 /* the several-nodes scenario: nodes_rows */
     if (strcmp(str(r, "mode"), mqtt ? "mqtt" : "fanout") == 0 &&
         (mqtt || raw == (strcmp(str(r, "client"), "raw") == 0)) &&
         json_integer_value(json_object_get(r, "group")) == group &&
@@ -124,6 +126,27 @@ static json_t *find_fan(const char *impl, json_int_t group, const char *load)
 static const char *verdict(bool ok)
 {
   return ok ? "met" : "MISSED";
+}
+
+/* The several-nodes scenario: each group on one node, then with the
+ * receivers split over two, in the same run. */
+static void nodes_rows(void)
+{
+  for (size_t i = 0; i < nrows; i++) {
+    json_t *r = rows[i];
+    char scen[96], thr[48], n[32];
+
+    if (strcmp(str(r, "mode"), "fanout") || !json_object_get(r, "nodes"))
+      continue;
+    snprintf(scen, sizeof scen, "fan-out to %lld, %lld node%s, %s",
+             (long long)json_integer_value(json_object_get(r, "group")),
+             (long long)json_integer_value(json_object_get(r, "nodes")),
+             json_integer_value(json_object_get(r, "nodes")) > 1 ? "s" : "",
+             str(r, "load"));
+    fmt_int(n, sizeof n, num(r, "deliveries_per_s"));
+    snprintf(thr, sizeof thr, "%s del/s", n);
+    latency_row(scen, r, thr, "");
+  }
 }
 
 static void fanout_rows(void)
@@ -397,6 +420,7 @@ int bench_cmd_report(int argc, char **argv)
   line("--------", "------", "----------", "------", "------", "------",
        "----------", "------");
   fanout_rows();
+  nodes_rows();
   sends_rows();
   other_rows();
   unread_rows();

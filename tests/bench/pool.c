@@ -92,7 +92,7 @@ static void start_one(struct pool *p)
   int rc;
 
   memset(&cfg, 0, sizeof cfg);
-  cfg.url = p->url;
+  cfg.url = p->url2 && p->started % 2 ? p->url2 : p->url;
   cfg.token = u->token;
   cfg.client_name = "herald-bench";
   cfg.limit_backlog = true;

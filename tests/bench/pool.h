@@ -28,6 +28,8 @@ struct pool {
   struct hc_ctx *ctx;
   uv_loop_t *loop;
   const char *url;
+  const char *url2;            /* NULL, or where odd-numbered connections
+                                  go (a second node; set before pool_grow) */
   const struct bench_users *users;
   size_t first, count, stride, offset;
   struct pool_conn *v;

@@ -4,7 +4,7 @@
 #   tests/bench/run.sh                 the whole benchmark (about 6-8 min)
 #   tests/bench/run.sh --quick         small sizes, a smoke test (< 1 min
 #                                      once built)
-#   tests/bench/run.sh --only fanout,mqtt,sends,replay,idle,unread
+#   tests/bench/run.sh --only fanout,mqtt,sends,replay,idle,unread,nodes
 #   tests/bench/run.sh --keep          keep the work directory (logs,
 #                                      results.jsonl) and print its path
 #
@@ -22,6 +22,11 @@
 #   fanout  one sender to groups of 10, 100, 1,000 online members: at
 #           saturation and paced at half of it (herald_client members);
 #           the largest group also with bare protocol clients (herald-raw)
+#   nodes   several heraldd nodes on one database (issue 8): each fan-out
+#           group with every member on one node, then with the receivers
+#           split over two nodes (the sender on the first; the second
+#           learns of each message by LISTEN/NOTIFY and fetches it), in
+#           the same run (only with --only ...,nodes: not in the default set)
 #   mqtt    the same shape against Mosquitto, MQTT 3.1.1 over WebSockets,
 #           QoS 1; its paced phase uses Herald's rate, so that latencies
 #           compare at the same load
@@ -64,8 +69,8 @@ done
 want() { [[ ",$only," == *",$1,"* ]]; }
 for s in ${only//,/ }; do
   case "$s" in
-    fanout|mqtt|sends|replay|idle|unread) ;;
-    *) echo "run.sh: unknown scenario $s (fanout, mqtt, sends, replay, idle, unread)" >&2; exit 2 ;;
+    fanout|mqtt|sends|replay|idle|unread|nodes) ;;
+    *) echo "run.sh: unknown scenario $s (fanout, mqtt, sends, replay, idle, unread, nodes)" >&2; exit 2 ;;
   esac
 done
 
@@ -81,7 +86,7 @@ else
   unread_opts=(--users 1000 --groups 200 --messages 1000000 --runs 200 --org-runs 20)
 fi
 server=0
-for s in fanout mqtt sends replay idle; do want "$s" && server=1; done
+for s in fanout mqtt sends replay idle nodes; do want "$s" && server=1; done
 senders=64
 
 # ---- what we need ------------------------------------------------------
@@ -106,9 +111,10 @@ work=$(mktemp -d /tmp/herald-bench.XXXXXX)
 chmod 755 "$work"           # PostgreSQL runs as `postgres` under it when root
 results=$work/results.jsonl
 : >"$results"
-hpid=""; mpid=""
+hpid=""; mpid=""; h2pid=""
 cleanup() {
   set +e
+  [ -n "$h2pid" ] && kill -TERM "$h2pid" 2>/dev/null && wait "$h2pid" 2>/dev/null
   [ -n "$hpid" ] && kill -TERM "$hpid" 2>/dev/null && wait "$hpid" 2>/dev/null
   [ -n "$mpid" ] && kill -TERM "$mpid" 2>/dev/null && wait "$mpid" 2>/dev/null
   "$root/scripts/testpg.sh" stop "$work/pg" >/dev/null 2>&1
@@ -196,6 +202,27 @@ stop_heraldd() {
   wait "$hpid" 2>/dev/null || true
   hpid=""
 }
+# A second node on the same database (the nodes scenario). Both nodes
+# find the same master key: the same default data directory.
+h2port=$((hport + 3))
+url2=ws://127.0.0.1:$h2port/
+start_heraldd2() {
+  "$bin/heraldd" --db "$db" --listen "127.0.0.1:$h2port" --log-level warn \
+    >>"$work/heraldd2.log" 2>&1 &
+  h2pid=$!
+  for _ in $(seq 1 300); do
+    curl -sf "http://127.0.0.1:$h2port/healthz" >/dev/null 2>&1 && return 0
+    kill -0 "$h2pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  log "the second heraldd did not start; its log:"; tail -20 "$work/heraldd2.log" >&2
+  exit 1
+}
+stop_heraldd2() {
+  kill -TERM "$h2pid" 2>/dev/null || true
+  wait "$h2pid" 2>/dev/null || true
+  h2pid=""
+}
 start_mosquitto() {
   cat >"$work/mosquitto.conf" <<EOF
 # Written by tests/bench/run.sh: MQTT over WebSockets on loopback only.
@@ -257,6 +284,17 @@ if want fanout; then
   # herald_client itself costs, and the same kind of client as MQTT's.
   run fanout "${common[@]}" "${phase[@]}" --conv "$(conv "fan$n")" \
     --group-size "$n" --loads sat,half --client raw
+fi
+if want nodes; then
+  start_heraldd2
+  log "second heraldd $h2pid on 127.0.0.1:$h2port"
+  for n in $fan_sizes; do
+    run fanout "${common[@]}" "${phase[@]}" --conv "$(conv "fan$n")" \
+      --group-size "$n" --loads sat,half --nodes 1
+    run fanout "${common[@]}" "${phase[@]}" --conv "$(conv "fan$n")" \
+      --group-size "$n" --loads sat,half --nodes 2 --url2 "$url2"
+  done
+  stop_heraldd2
 fi
 if want mqtt; then
   start_mosquitto

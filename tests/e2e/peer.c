@@ -33,6 +33,9 @@ static void on_event(struct hc_conn *c, const struct hc_event *ev, void *arg)
     p->welcomes++;
     e2e_secret(hc_conn_token(p->c));   /* log hygiene (e2e.h) */
     break;
+  case HC_EV_RECEIPT:
+    p->receipts++;
+    break;
   case HC_EV_SYNCED:
     p->synced++;
     break;
@@ -128,6 +131,13 @@ static bool is_synced(void *arg)
 struct peer *peer_new(const char *url, const char *login,
                       const char *state_dir, bool wait)
 {
+  return peer_new_urls(&url, 1, login, state_dir, wait);
+}
+
+struct peer *peer_new_urls(const char *const *urls, size_t nurls,
+                           const char *login, const char *state_dir,
+                           bool wait)
+{
   struct peer *p = calloc(1, sizeof(*p));
   struct hc_conn_config cfg = {0};
   char pw[80];
@@ -135,7 +145,9 @@ struct peer *peer_new(const char *url, const char *login,
   CHECK(p != NULL);
   snprintf(p->name, sizeof(p->name), "%s", login);
   snprintf(pw, sizeof(pw), "pw-%s", login);
-  cfg.url = url;
+  cfg.url = urls[0];
+  cfg.more_urls = nurls > 1 ? urls + 1 : NULL;
+  cfg.n_more_urls = nurls - 1;
   cfg.login = login;
   cfg.password = pw;
   cfg.state_dir = state_dir;

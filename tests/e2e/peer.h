@@ -42,6 +42,7 @@ struct peer {
   struct proto_remind *reminds; /* every unread reminder, in order */
   size_t nreminds, capreminds;
   size_t welcomes;
+  size_t receipts;             /* receipt events (live or replayed) */
   size_t offline;              /* went OFFLINE */
   enum hc_state state;
   /* DINGs: every ding_alert, and every ding_update (live or replayed),
@@ -63,6 +64,11 @@ struct hc_ctx *peer_ctx(void);
  * NULL (in-memory). Waits until synced unless `wait` is false. */
 struct peer *peer_new(const char *url, const char *login,
                       const char *state_dir, bool wait);
+/* Same with several servers of one deployment, tried in turn
+ * (hc_conn_config.more_urls). */
+struct peer *peer_new_urls(const char *const *urls, size_t nurls,
+                           const char *login, const char *state_dir,
+                           bool wait);
 void peer_free(struct peer *p);
 
 /* Messages of one conversation received by `p`, in order. */

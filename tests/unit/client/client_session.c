@@ -852,4 +852,39 @@ TEST(state_survives_a_restart)
   teardown();
 }
 
+/* Several servers (more_urls): each lost connection or failed attempt
+ * moves the next attempt to the next URL, round the list; a bad URL in
+ * the list is refused like a bad `url`. */
+TEST(failover_rotates_through_the_urls)
+{
+  const char *more[] = {"ws://10.0.0.2:8740/b", "ws://[::1]:9000/"};
+  const char *bad[] = {"http://10.0.0.2/"};
+  struct hc_conn_config cfg = {.login = "alice", .password = "secret-pw",
+                               .more_urls = more, .n_more_urls = 2};
+  struct hc_conn *c2 = NULL;
+
+  setup_cfg(&cfg);
+  CHECK_STR(c->host, "127.0.0.1");
+  CHECK_INT(c->port, ==, 1);
+  for (int round = 0; round < 2; round++) {
+    c->state = HC_STATE_CONNECTING;     /* an attempt that fails */
+    hc_conn_enter(c);
+    hc_conn_down(c, -ECONNRESET);
+    hc_conn_leave(c);
+    CHECK_STR(c->host, round == 0 ? "10.0.0.2" : "::1");
+    CHECK_STR(c->path, round == 0 ? "/b" : "/");
+    CHECK_STR(c->hosthdr, round == 0 ? "10.0.0.2:8740" : "[::1]:9000");
+  }
+  c->state = HC_STATE_CONNECTING;
+  hc_conn_enter(c);
+  hc_conn_down(c, -ECONNRESET);
+  hc_conn_leave(c);
+  CHECK_STR(c->host, "127.0.0.1");
+  cfg.more_urls = bad;
+  cfg.n_more_urls = 1;
+  CHECK_INT(hc_conn_new(ctx, &cfg, &c2), ==, -EINVAL);
+  CHECK(c2 == NULL);
+  teardown();
+}
+
 TEST_MAIN()
