@@ -94,14 +94,14 @@ static void job_free(struct bot_job *bj)
 /* ------------------------------------------------------------------ */
 /* Authorization. */
 
-int srv_http_bearer(struct srv_http_req *req, uint8_t hash[32])
+int srv_http_bearer(struct srv_http_req *req, uint8_t hash[32],
+                    const char *field, const char *missing, const char *bad)
 {
   char buf[128], *t, *end;
   int n, rc = -1;
 
   if (lws_hdr_total_length(req->wsi, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0) {
-    srv_http_error(req, PROTO_E_UNAUTHENTICATED, "Authorization",
-                   "send the bot's token as Authorization: Bearer <token>");
+    srv_http_error(req, PROTO_E_UNAUTHENTICATED, field, missing);
     return -1;
   }
   n = lws_hdr_copy(req->wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AUTHORIZATION);
@@ -118,9 +118,7 @@ int srv_http_bearer(struct srv_http_req *req, uint8_t hash[32])
   if (rc != 0) {
     srv_ratelimit_hit(&req->srv->login_by_peer, req->peer, strlen(req->peer),
                       srv_now_ms());
-    srv_http_error(req, PROTO_E_BAD_CREDENTIALS, "Authorization",
-                   "Authorization must be: Bearer <bot token>, the token "
-                   "that heraldctl bot create printed");
+    srv_http_error(req, PROTO_E_BAD_CREDENTIALS, field, bad);
   }
   return rc;
 }
@@ -858,7 +856,10 @@ static void start(struct srv_http_req *req, enum bot_op op)
     return;
   }
   bj->op = op;
-  if (srv_http_bearer(req, bj->token_hash) != 0 ||
+  if (srv_http_bearer(req, bj->token_hash, "Authorization",
+                      "send the bot's token as Authorization: Bearer <token>",
+                      "Authorization must be: Bearer <bot token>, the token "
+                      "that heraldctl bot create printed") != 0 ||
       (op == OP_MESSAGE && parse_message(req, bj) != 0) ||
       (op == OP_SUMMARY && parse_summary_path(req, bj) != 0) ||
       (op == OP_CARD && parse_card(req, bj) != 0) ||

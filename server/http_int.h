@@ -110,10 +110,14 @@ void srv_http_robot(struct srv_http_req *req);
 void srv_http_robot_refuse(struct srv_http_req *req, int code,
                            const char *msg);
 
-/* For the bot routes: "Authorization: Bearer <token>" into its hash. 0,
- * or sets the error reply (401, counted against the caller's address
- * like failed logins) and returns -1. */
-int srv_http_bearer(struct srv_http_req *req, uint8_t hash[32]);
+/* "Authorization: Bearer <token>" into its hash, for every route that
+ * takes a token. 0, or sets the error reply (401, counted against the
+ * caller's address like failed logins) and returns -1: UNAUTHENTICATED
+ * with `missing` when there is no header, BAD_CREDENTIALS with `bad`
+ * when it is not a well-formed bearer token; `field` names the header in
+ * the reply (or NULL). */
+int srv_http_bearer(struct srv_http_req *req, uint8_t hash[32],
+                    const char *field, const char *missing, const char *bad);
 
 /* GET /readyz: 200 when the database answers and the schema is current,
  * else 503 naming what is wrong; cached for a second, checked on the

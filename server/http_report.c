@@ -158,39 +158,6 @@ static void report_done(struct srv_dbjob *job)
 /* Parsing the request. Each parser returns 0, or sets the error reply and
  * returns -1. */
 
-/* "Authorization: Bearer <token>" into its hash. */
-static int parse_token(struct srv_http_req *req, uint8_t hash[HCR_TOKEN_HASH_LEN])
-{
-  char buf[128], *t, *end;
-  int n, rc = -1;
-
-  if (lws_hdr_total_length(req->wsi, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0) {
-    srv_http_error(req, PROTO_E_UNAUTHENTICATED, NULL,
-                   "send the token of a manager or an admin as "
-                   "Authorization: Bearer <token>");
-    return -1;
-  }
-  n = lws_hdr_copy(req->wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AUTHORIZATION);
-  if (n > 7 && strncasecmp(buf, "Bearer ", 7) == 0) {
-    for (t = buf + 7; *t == ' '; t++)
-      ;
-    for (end = t + strlen(t); end > t && end[-1] == ' '; end--)
-      ;
-    *end = '\0';
-    if (end - t == HCR_TOKEN_LEN && hcr_token_hash(t, hash) == HCR_OK)
-      rc = 0;
-  }
-  hcr_wipe(buf, sizeof(buf));
-  if (rc != 0) {
-    srv_ratelimit_hit(&req->srv->login_by_peer, req->peer, strlen(req->peer),
-                      srv_now_ms());
-    srv_http_error(req, PROTO_E_BAD_CREDENTIALS, NULL,
-                   "Authorization must be: Bearer <token>, with the token "
-                   "that login gave");
-  }
-  return rc;
-}
-
 /* Digits only, at most 18 of them (no overflow); -1 otherwise. */
 static int64_t parse_digits(const char *s, size_t len)
 {
@@ -359,7 +326,12 @@ void srv_http_report(struct srv_http_req *req)
     srv_http_error(req, PROTO_E_NOMEM, NULL, NULL);
     return;
   }
-  if (parse_token(req, rj->token_hash) != 0 || parse_query(req, rj) != 0) {
+  if (srv_http_bearer(req, rj->token_hash, NULL,
+                      "send the token of a manager or an admin as "
+                      "Authorization: Bearer <token>",
+                      "Authorization must be: Bearer <token>, with the token "
+                      "that login gave") != 0 ||
+      parse_query(req, rj) != 0) {
     free(rj);
     return;
   }
